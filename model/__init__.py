@@ -1,0 +1,1 @@
+"""Learning and deciding, pure compute: catalog, scorers, bandit policies, the step."""

@@ -1,0 +1,58 @@
+"""Typed events of the public wire contract (DESIGN §3).
+
+These are plain value types; decoding and validation of bytes happens at the edge
+(``streams.schemas``). Field names are the contract: do not rename them.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+__all__ = ["Conversion", "Decision", "DecisionRequest", "Event", "Impression", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+
+ContextValue = float | int | str | bool | None
+
+
+class _Envelope(msgspec.Struct, frozen=True, kw_only=True):
+    schema_version: int
+    event_id: str
+    ts: int  # event time, epoch milliseconds
+    user_id: str
+
+
+class DecisionRequest(_Envelope, frozen=True, kw_only=True, tag="decision-request"):
+    context: dict[str, ContextValue] = {}
+    candidates: list[str] | None = None
+    touchpoint: str | None = None
+
+
+class Impression(_Envelope, frozen=True, kw_only=True, tag="impression"):
+    decision_id: str
+    arm_id: str
+
+
+class Conversion(_Envelope, frozen=True, kw_only=True, tag="conversion"):
+    kind: str
+    value: float = 1.0
+    decision_id: str | None = None
+
+
+class Decision(_Envelope, frozen=True, kw_only=True, omit_defaults=False):
+    """The answer to one request. ``arm_id`` is None when no nudge is shown (``reason``)."""
+
+    decision_id: str
+    request_id: str
+    arm_id: str | None
+    product_id: str | None
+    strategy_id: str | None
+    propensity: float
+    explored: bool
+    policy: str
+    model_version: str
+    score: float
+    reason: str | None = None
+
+
+Event = DecisionRequest | Impression | Conversion

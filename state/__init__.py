@@ -1,0 +1,36 @@
+"""Per-user arm statistics: value types, pure transitions, codec and stores."""
+
+from state.codec import CODEC_VERSION, StateCodecError, decode_state, encode_state
+from state.stats import ArmStats, DecisionRecord, UserState
+from state.stores import InMemoryStore, RocksStore, UserStore
+from state.transitions import (
+    already_applied,
+    apply_decision,
+    apply_impression,
+    apply_reward,
+    find_decision,
+    latest_impressed,
+    mark_applied,
+    replace_decision,
+)
+
+__all__ = [
+    "CODEC_VERSION",
+    "ArmStats",
+    "DecisionRecord",
+    "InMemoryStore",
+    "RocksStore",
+    "StateCodecError",
+    "UserState",
+    "UserStore",
+    "already_applied",
+    "apply_decision",
+    "apply_impression",
+    "apply_reward",
+    "decode_state",
+    "encode_state",
+    "find_decision",
+    "latest_impressed",
+    "mark_applied",
+    "replace_decision",
+]

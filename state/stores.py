@@ -1,0 +1,69 @@
+"""Stores of encoded user state: in memory (tests, offline replay) and RocksDB (rocksdict)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+from state.codec import decode_state, encode_state
+from state.stats import UserState
+
+__all__ = ["InMemoryStore", "RocksStore", "UserStore"]
+
+
+class UserStore(Protocol):
+    def get(self, user_id: str) -> UserState: ...
+    def put(self, user_id: str, state: UserState) -> None: ...
+    def users(self) -> Iterator[str]: ...
+    def close(self) -> None: ...
+
+
+class InMemoryStore:
+    """Keeps encoded bytes, so the codec is exercised exactly as in RocksDB."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, bytes] = {}
+
+    def get(self, user_id: str) -> UserState:
+        return decode_state(self._data.get(user_id))
+
+    def put(self, user_id: str, state: UserState) -> None:
+        self._data[user_id] = encode_state(state)
+
+    def users(self) -> Iterator[str]:
+        return iter(sorted(self._data))
+
+    def close(self) -> None:
+        pass
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+class RocksStore:
+    """One RocksDB database of ``user_id -> encoded UserState``.
+
+    Writes skip the WAL only when ``durable=False`` (bulk backfills that can be redone).
+    """
+
+    def __init__(self, path: str | Path, *, read_only: bool = False, durable: bool = True):
+        from rocksdict import AccessType, Options, Rdict, WriteOptions
+
+        access = AccessType.read_only() if read_only else AccessType.read_write()
+        self._db = Rdict(str(path), options=Options(raw_mode=True), access_type=access)
+        self._write_options = WriteOptions()
+        self._write_options.disable_wal = not durable
+
+    def get(self, user_id: str) -> UserState:
+        return decode_state(self._db.get(user_id.encode()))
+
+    def put(self, user_id: str, state: UserState) -> None:
+        self._db.put(user_id.encode(), encode_state(state), self._write_options)
+
+    def users(self) -> Iterator[str]:
+        for key in self._db.keys():
+            yield bytes(key).decode()
+
+    def close(self) -> None:
+        self._db.close()

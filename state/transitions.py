@@ -1,0 +1,87 @@
+"""Pure transitions of user state: each returns a new value, nothing is mutated."""
+
+from __future__ import annotations
+
+import math
+
+import msgspec
+
+from state.stats import ArmStats, DecisionRecord, UserState
+
+__all__ = [
+    "already_applied",
+    "apply_decision",
+    "apply_impression",
+    "apply_reward",
+    "find_decision",
+    "latest_impressed",
+    "mark_applied",
+]
+
+
+def already_applied(state: UserState, source: str, offset: int) -> bool:
+    """True when the event at ``offset`` of ``source`` was applied to this user already."""
+    return state.offsets.get(source, -1) >= offset
+
+
+def mark_applied(state: UserState, source: str, offset: int) -> UserState:
+    return msgspec.structs.replace(state, offsets={**state.offsets, source: offset})
+
+
+def _with_arm(state: UserState, arm_id: str, stats: ArmStats) -> UserState:
+    return msgspec.structs.replace(state, arms={**state.arms, arm_id: stats})
+
+
+def apply_impression(state: UserState, arm_id: str, ts_ms: int) -> UserState:
+    old = state.arms.get(arm_id, ArmStats())
+    new = msgspec.structs.replace(
+        old, impressions=old.impressions + 1, last_seen_ms=max(old.last_seen_ms, ts_ms)
+    )
+    return _with_arm(state, arm_id, new)
+
+
+def apply_reward(
+    state: UserState, arm_id: str, reward: float, ts_ms: int, *, converted: bool
+) -> UserState:
+    """Credit ``reward`` to ``arm_id``; ``converted`` adds one to its conversions."""
+    if not math.isfinite(reward):
+        raise ValueError(f"reward must be finite, got {reward!r}")
+    old = state.arms.get(arm_id, ArmStats())
+    new = msgspec.structs.replace(
+        old,
+        conversions=old.conversions + (1 if converted else 0),
+        reward_sum=old.reward_sum + reward,
+        last_seen_ms=max(old.last_seen_ms, ts_ms),
+    )
+    return _with_arm(state, arm_id, new)
+
+
+def apply_decision(state: UserState, record: DecisionRecord, max_kept: int) -> UserState:
+    """Remember ``record``, keeping the newest ``max_kept`` decisions."""
+    kept = (*state.decisions, record)[-max_kept:]
+    nudges = state.nudges_ms if record.arm_id is None else (*state.nudges_ms, record.ts_ms)
+    return msgspec.structs.replace(state, decisions=kept, nudges_ms=nudges[-max_kept:])
+
+
+def find_decision(state: UserState, decision_id: str) -> DecisionRecord | None:
+    for record in reversed(state.decisions):
+        if record.decision_id == decision_id:
+            return record
+    return None
+
+
+def latest_impressed(state: UserState) -> DecisionRecord | None:
+    """The most recently impressed decision, if any."""
+    impressed = [r for r in state.decisions if r.impressed_ms is not None]
+    return max(impressed, key=lambda r: r.impressed_ms or 0, default=None)
+
+
+def replace_decision(state: UserState, record: DecisionRecord) -> UserState:
+    """Swap the stored record with the same ``decision_id`` for ``record``."""
+    decisions = tuple(
+        record if r.decision_id == record.decision_id else r for r in state.decisions
+    )
+    return msgspec.structs.replace(state, decisions=decisions)
+
+
+__all__ += ["replace_decision"]
