@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import msgspec
 
-__all__ = ["Conversion", "Decision", "DecisionRequest", "Event", "Impression", "SCHEMA_VERSION"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Conversion",
+    "Decision",
+    "DecisionRequest",
+    "Event",
+    "Impression",
+    "LogEvent",
+]
 
 SCHEMA_VERSION = 1
 
@@ -39,7 +47,7 @@ class Conversion(_Envelope, frozen=True, kw_only=True, tag="conversion"):
     decision_id: str | None = None
 
 
-class Decision(_Envelope, frozen=True, kw_only=True, omit_defaults=False):
+class Decision(_Envelope, frozen=True, kw_only=True, tag="decision"):
     """The answer to one request. ``arm_id`` is None when no nudge is shown (``reason``)."""
 
     decision_id: str
@@ -56,3 +64,4 @@ class Decision(_Envelope, frozen=True, kw_only=True, omit_defaults=False):
 
 
 Event = DecisionRequest | Impression | Conversion
+LogEvent = DecisionRequest | Decision | Impression | Conversion
