@@ -6,6 +6,8 @@ These are plain value types; decoding and validation of bytes happens at the edg
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
 __all__ = [
@@ -21,30 +23,32 @@ __all__ = [
 SCHEMA_VERSION = 1
 
 ContextValue = float | int | str | bool | None
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+EpochMillis = Annotated[int, msgspec.Meta(ge=0)]
 
 
 class _Envelope(msgspec.Struct, frozen=True, kw_only=True):
     schema_version: int
-    event_id: str
-    ts: int  # event time, epoch milliseconds
-    user_id: str
+    event_id: NonEmpty
+    ts: EpochMillis  # event time, epoch milliseconds
+    user_id: NonEmpty
 
 
 class DecisionRequest(_Envelope, frozen=True, kw_only=True, tag="decision-request"):
     context: dict[str, ContextValue] = {}
-    candidates: list[str] | None = None
+    candidates: Annotated[list[NonEmpty], msgspec.Meta(min_length=1)] | None = None
     touchpoint: str | None = None
 
 
 class Impression(_Envelope, frozen=True, kw_only=True, tag="impression"):
-    decision_id: str
-    arm_id: str
+    decision_id: NonEmpty
+    arm_id: NonEmpty
 
 
 class Conversion(_Envelope, frozen=True, kw_only=True, tag="conversion"):
-    kind: str
-    value: float = 1.0
-    decision_id: str | None = None
+    kind: NonEmpty
+    value: Annotated[float, msgspec.Meta(ge=-1e12, le=1e12)] = 1.0
+    decision_id: NonEmpty | None = None
 
 
 class Decision(_Envelope, frozen=True, kw_only=True, tag="decision"):

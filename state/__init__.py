@@ -1,5 +1,6 @@
-"""Per-user arm statistics: value types, pure transitions, codec and stores."""
+"""Per-user arm statistics: value types, pure transitions, decay/merge, codec and stores."""
 
+from state.aggregate import decay, decay_factor, merge, merge_all, merge_arms
 from state.codec import CODEC_VERSION, StateCodecError, decode_state, encode_state
 from state.stats import ArmStats, DecisionRecord, UserState
 from state.stores import InMemoryStore, RocksStore, UserStore
@@ -27,10 +28,15 @@ __all__ = [
     "apply_decision",
     "apply_impression",
     "apply_reward",
+    "decay",
+    "decay_factor",
     "decode_state",
     "encode_state",
     "find_decision",
     "latest_impressed",
     "mark_applied",
+    "merge",
+    "merge_all",
+    "merge_arms",
     "replace_decision",
 ]

@@ -6,6 +6,7 @@ import math
 
 import msgspec
 
+from state.aggregate import decay
 from state.stats import ArmStats, DecisionRecord, UserState
 
 __all__ = [
@@ -25,6 +26,8 @@ def already_applied(state: UserState, source: str, offset: int) -> bool:
 
 
 def mark_applied(state: UserState, source: str, offset: int) -> UserState:
+    """Remember ``offset`` as the last one applied from ``source`` (never moves back)."""
+    offset = max(offset, state.offsets.get(source, -1))
     return msgspec.structs.replace(state, offsets={**state.offsets, source: offset})
 
 
@@ -32,8 +35,21 @@ def _with_arm(state: UserState, arm_id: str, stats: ArmStats) -> UserState:
     return msgspec.structs.replace(state, arms={**state.arms, arm_id: stats})
 
 
-def apply_impression(state: UserState, arm_id: str, ts_ms: int) -> UserState:
-    old = state.arms.get(arm_id, ArmStats())
+def _current(
+    state: UserState, arm_id: str, ts_ms: int, half_life_seconds: float | None
+) -> ArmStats:
+    """The arm's stats decayed to ``ts_ms`` (unchanged without a half-life)."""
+    return decay(state.arms.get(arm_id, ArmStats()), ts_ms, half_life_seconds)
+
+
+def apply_impression(
+    state: UserState, arm_id: str, ts_ms: int, *, half_life_seconds: float | None = None
+) -> UserState:
+    """Add one impression of ``arm_id`` at ``ts_ms`` (epoch ms).
+
+    With ``half_life_seconds`` the old counts are first decayed to ``ts_ms``.
+    """
+    old = _current(state, arm_id, ts_ms, half_life_seconds)
     new = msgspec.structs.replace(
         old, impressions=old.impressions + 1, last_seen_ms=max(old.last_seen_ms, ts_ms)
     )
@@ -41,12 +57,21 @@ def apply_impression(state: UserState, arm_id: str, ts_ms: int) -> UserState:
 
 
 def apply_reward(
-    state: UserState, arm_id: str, reward: float, ts_ms: int, *, converted: bool
+    state: UserState,
+    arm_id: str,
+    reward: float,
+    ts_ms: int,
+    *,
+    converted: bool,
+    half_life_seconds: float | None = None,
 ) -> UserState:
-    """Credit ``reward`` to ``arm_id``; ``converted`` adds one to its conversions."""
+    """Credit ``reward`` to ``arm_id``; ``converted`` adds one to its conversions.
+
+    With ``half_life_seconds`` the old counts are first decayed to ``ts_ms``.
+    """
     if not math.isfinite(reward):
         raise ValueError(f"reward must be finite, got {reward!r}")
-    old = state.arms.get(arm_id, ArmStats())
+    old = _current(state, arm_id, ts_ms, half_life_seconds)
     new = msgspec.structs.replace(
         old,
         conversions=old.conversions + (1 if converted else 0),
@@ -70,9 +95,14 @@ def find_decision(state: UserState, decision_id: str) -> DecisionRecord | None:
     return None
 
 
-def latest_impressed(state: UserState) -> DecisionRecord | None:
-    """The most recently impressed decision, if any."""
-    impressed = [r for r in state.decisions if r.impressed_ms is not None]
+def latest_impressed(state: UserState, at_ms: int | None = None) -> DecisionRecord | None:
+    """The most recently impressed decision, if any; with ``at_ms`` only impressions at or
+    before that time count (a conversion is never credited to a later impression)."""
+    impressed = [
+        r
+        for r in state.decisions
+        if r.impressed_ms is not None and (at_ms is None or r.impressed_ms <= at_ms)
+    ]
     return max(impressed, key=lambda r: r.impressed_ms or 0, default=None)
 
 

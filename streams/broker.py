@@ -1,0 +1,223 @@
+"""A local single-node Apache Kafka broker (KRaft) without Docker (DESIGN §4).
+
+The jars come from Maven Central through ``deploy/kafka/pom.xml`` into
+``deploy/kafka/libs`` (Maven also keeps them in ``~/.m2``), so a second start downloads
+nothing. The broker runs in the background; its pid, ports and log live in the data dir.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["BrokerError", "LocalBroker", "ensure_jars", "free_port", "kafka_home"]
+
+KAFKA_JAR_GLOB = "kafka_2.13-*.jar"
+
+
+class BrokerError(RuntimeError):
+    """The local broker could not be fetched, formatted, started or stopped."""
+
+
+def kafka_home() -> Path:
+    """``deploy/kafka`` of this checkout, or ``$NUDGE_KAFKA_HOME``."""
+    env = os.environ.get("NUDGE_KAFKA_HOME")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "deploy" / "kafka"
+
+
+def ensure_jars(home: Path | None = None) -> Path:
+    """Fetch the pinned broker jars once; returns the ``libs`` folder."""
+    home = home or kafka_home()
+    libs = home / "libs"
+    if any(libs.glob(KAFKA_JAR_GLOB)):
+        return libs
+    if shutil.which("mvn") is None:
+        raise BrokerError("Maven (mvn) is needed once to fetch the Kafka jars; install it")
+    cmd = [
+        "mvn",
+        "-q",
+        "-B",
+        "-f",
+        str(home / "pom.xml"),
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={libs}",
+        "-DincludeScope=runtime",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0 or not any(libs.glob(KAFKA_JAR_GLOB)):
+        raise BrokerError(f"fetching Kafka jars failed: {done.stdout[-500:]}{done.stderr[-500:]}")
+    return libs
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serves(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass
+class LocalBroker:
+    """One KRaft broker+controller on 127.0.0.1, its files under ``data_dir``."""
+
+    data_dir: Path
+    port: int = 9092
+    controller_port: int | None = None
+    heap: str = "512m"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def _pid_file(self) -> Path:
+        return self.data_dir / "broker.json"
+
+    def start(self, timeout_seconds: float = 90) -> str:
+        """Start in the background and wait until it answers metadata requests."""
+        self.data_dir = self.data_dir.resolve()
+        running = self.running_pid()
+        if running:
+            raise BrokerError(f"a broker already runs from {self.data_dir} (pid {running})")
+        libs = ensure_jars()
+        self.controller_port = self.controller_port or free_port()
+        props = self._write_properties()
+        if not (self.data_dir / "logs" / "meta.properties").exists():
+            self._format(libs, props)
+        process = self._launch(libs, props)
+        self._pid_file.write_text(json.dumps({"pid": process.pid, "port": self.port}))
+        self._wait_ready(process, timeout_seconds)
+        return self.bootstrap_servers
+
+    def stop(self, timeout_seconds: float = 30) -> bool:
+        """Stop the broker started from ``data_dir``; False when none was running."""
+        pid = self.running_pid()
+        if pid is None:
+            return False
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_seconds
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.2)
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+        self._pid_file.unlink(missing_ok=True)
+        return True
+
+    def running_pid(self) -> int | None:
+        try:
+            info = json.loads(self._pid_file.read_text())
+        except (OSError, ValueError):
+            return None
+        pid = int(info["pid"])
+        return pid if _alive(pid) else None
+
+    def _write_properties(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cport = self.controller_port
+        lines = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{cport}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{cport}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(self.data_dir / "logs"),
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "4",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "auto.create.topics.enable": "false",
+            "num.partitions": "1",
+        }
+        path = self.data_dir / "server.properties"
+        path.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
+        return path
+
+    def _java(self, libs: Path, *args: str) -> list[str]:
+        java = shutil.which("java")
+        if java is None:
+            raise BrokerError("Java 17+ is needed to run the Kafka broker; install a JDK")
+        log4j = kafka_home() / "log4j2.properties"
+        return [java, f"-Xmx{self.heap}", "-Xms128m", "-XX:+UseSerialGC",
+                f"-Dkafka.logs.dir={self.data_dir}", f"-Dlog4j2.configurationFile={log4j}",
+                "-cp", f"{libs}/*", *args]  # fmt: skip
+
+    def _format(self, libs: Path, props: Path) -> None:
+        uuid = subprocess.run(
+            self._java(libs, "kafka.tools.StorageTool", "random-uuid"),
+            capture_output=True, text=True, check=False,
+        ).stdout.strip().splitlines()  # fmt: skip
+        if not uuid:
+            raise BrokerError("kafka StorageTool random-uuid printed nothing")
+        cmd = self._java(
+            libs, "kafka.tools.StorageTool", "format", "-t", uuid[-1], "-c", str(props)
+        )
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise BrokerError(
+                f"formatting storage failed: {done.stderr[-800:] or done.stdout[-800:]}"
+            )
+
+    def _launch(self, libs: Path, props: Path) -> subprocess.Popen[bytes]:
+        out = open(self.data_dir / "broker.out", "ab")  # noqa: SIM115 (owned by the child)
+        return subprocess.Popen(
+            self._java(libs, "kafka.Kafka", str(props)),
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+
+    def _wait_ready(self, process: subprocess.Popen[bytes], timeout_seconds: float) -> None:
+        from confluent_kafka.admin import AdminClient
+
+        deadline = time.monotonic() + timeout_seconds
+        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                self._pid_file.unlink(missing_ok=True)
+                tail = (self.data_dir / "broker.out").read_text(errors="replace")[-1500:]
+                raise BrokerError(f"broker exited with status {process.returncode}: {tail}")
+            if _serves(self.port):
+                try:
+                    if admin.list_topics(timeout=2).brokers:
+                        return
+                except Exception:  # noqa: BLE001 - not ready yet
+                    pass
+            time.sleep(0.3)
+        self.stop()
+        raise BrokerError(
+            f"broker did not answer on {self.bootstrap_servers} in {timeout_seconds}s"
+        )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); treat it as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except OSError:
+        return True

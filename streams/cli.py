@@ -1,0 +1,67 @@
+"""The ``nudge`` command line.
+
+Each command lives in ``streams/commands/<name>.py`` and exposes
+``register(subparsers) -> None``; the parser it adds sets ``func(args) -> int``.
+Errors a user can fix end the command with exit status 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from streams.broker import BrokerError
+from streams.settings import SettingsError
+
+__all__ = ["CommandError", "main", "build_parser"]
+
+COMMAND_MODULES = (
+    "streams.commands.broker",
+    "streams.commands.topics",
+    "streams.commands.worker",
+    "streams.commands.catalog",
+    "streams.commands.state",
+)
+
+DESCRIPTION = """\
+nudgeflow: a streaming recommender that decides which nudge (product x behavioural
+strategy) to show each user and learns online from impressions and conversions.
+
+Every option can also be set by an environment variable NUDGE_<OPTION>, e.g.
+NUDGE_BOOTSTRAP_SERVERS=127.0.0.1:9092, NUDGE_TOPIC_PREFIX=nudge., NUDGE_PARTITIONS=4,
+NUDGE_STATE_DIR=.nudge/state, NUDGE_METRICS_PORT=9464, NUDGE_POLICY=epsilon-greedy,
+NUDGE_POLICY_PARAMS='{"epsilon": 0.1}'. Flags win over the environment.
+"""
+
+
+class CommandError(Exception):
+    """A failure the user can act on; printed as one line, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nudge", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (CommandError, SettingsError, BrokerError, ValueError, OSError) as exc:
+        print(f"nudge: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nudge: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

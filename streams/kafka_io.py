@@ -1,0 +1,64 @@
+"""Small confluent-kafka helpers shared by the CLI, the demo, replay and tests."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from confluent_kafka import Consumer, Producer
+
+__all__ = ["make_consumer", "make_producer", "read_topic"]
+
+
+def make_producer(bootstrap_servers: str, **extra: Any) -> Producer:
+    """A producer whose partitioner matches the Java client and aiokafka (murmur2), so
+    events keyed by ``user_id`` land on the same partition number in every topic whoever
+    produces them (co-partitioning)."""
+    config = {
+        "bootstrap.servers": bootstrap_servers,
+        "partitioner": "murmur2_random",
+        "linger.ms": 5,
+        "enable.idempotence": True,
+        **extra,
+    }
+    return Producer(config)
+
+
+def make_consumer(bootstrap_servers: str, group_id: str | None = None, **extra: Any) -> Consumer:
+    return Consumer({
+        "bootstrap.servers": bootstrap_servers,
+        "group.id": group_id or f"nudge-reader-{uuid.uuid4().hex[:8]}",
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+        **extra,
+    })  # fmt: skip
+
+
+def read_topic(
+    bootstrap_servers: str,
+    topic: str,
+    *,
+    expect: int | None = None,
+    idle_seconds: float = 5.0,
+    timeout_seconds: float = 120.0,
+) -> Iterator[Any]:
+    """Yield messages of ``topic`` from the beginning until ``expect`` were read, or
+    nothing arrived for ``idle_seconds``, or ``timeout_seconds`` passed."""
+    consumer = make_consumer(bootstrap_servers)
+    consumer.subscribe([topic])
+    seen, last, deadline = 0, time.monotonic(), time.monotonic() + timeout_seconds
+    try:
+        while time.monotonic() < deadline and (expect is None or seen < expect):
+            batch = consumer.consume(1000, timeout=0.5)
+            for message in batch:
+                if message.error() is None:
+                    seen += 1
+                    yield message
+            if batch:
+                last = time.monotonic()
+            elif time.monotonic() - last > idle_seconds and (expect is None or seen > 0):
+                return
+    finally:
+        consumer.close()

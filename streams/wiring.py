@@ -1,0 +1,24 @@
+"""Composition root: settings -> catalog, policy, scorer, engine."""
+
+from __future__ import annotations
+
+from model.bandit import build_policy
+from model.catalog import Catalog, load_catalog
+from model.engine import Engine, EngineConfig
+from model.scoring import ConstantScorer, Scorer
+from streams.settings import Settings
+
+__all__ = ["build_engine"]
+
+
+def build_engine(
+    settings: Settings, *, catalog: Catalog | None = None, scorer: Scorer | None = None
+) -> Engine:
+    """The engine the worker and offline replay run. Until a model is loaded the scorer is
+    constant, so decisions rest on the policy and the user's own evidence."""
+    return Engine(
+        catalog or load_catalog(settings.catalog_path),
+        build_policy(settings.policy, settings.policy_params),
+        scorer or ConstantScorer(),
+        EngineConfig(attribution_window_seconds=settings.attribution_window_seconds),
+    )
