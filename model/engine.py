@@ -2,7 +2,12 @@
 
 The Faust agent, offline replay and unit tests all call ``Engine.step``; nothing here
 knows about Kafka. Redelivered events are recognised by the source offset stored in
-the user's state and change nothing.
+the user's state and change nothing; a request repeated under a new offset (a producer
+retry) is recognised by its ``event_id`` and answered with the stored decision.
+
+A request goes: candidates (request's list or every active arm; retired arms dropped)
+-> guardrails (``model.guardrails``: cool-down, frequency cap, eligibility) -> scores ->
+policy. A blocked request still yields a decision, with ``arm_id`` None and ``reason``.
 """
 
 from __future__ import annotations
@@ -11,37 +16,38 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import msgspec
 import numpy as np
 
-from model.bandit import Policy
+from model.bandit import Policy, PolicyContext
 from model.catalog import Catalog
 from model.events import SCHEMA_VERSION, Conversion, Decision, DecisionRequest, Event, Impression
-from model.scoring import Scorer
+from model.guardrails import Guardrails, screen
+from model.reward import (
+    DEFAULT_REWARD_WEIGHTS,
+    attribute,
+    check_weights,
+    credit,
+    event_reward,
+    impress,
+    note_purchase,
+)
+from model.scoring import ConstantScorer, Scorer
 from state import (
     ArmStats,
     DecisionRecord,
     UserState,
     already_applied,
     apply_decision,
-    apply_impression,
-    apply_reward,
+    decay,
     find_decision,
-    latest_impressed,
     mark_applied,
-    replace_decision,
 )
 
-__all__ = [
-    "Engine",
-    "EngineConfig",
-    "Outcome",
-    "Source",
-    "StepResult",
-    "decision_id_for",
-    "rng_for",
-]
+__all__ = ["Engine", "EngineConfig", "Outcome", "Source", "StepResult"]
+__all__ += ["decision_id_for", "rng_for"]
 
 
 class Outcome(StrEnum):
@@ -75,30 +81,42 @@ class StepResult:
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """Reward and attribution settings.
+    """Reward, attribution, decay and guardrail settings.
 
-    reward_weights: reward per unit ``value`` of each conversion kind; kinds not listed
-        are rejected. The reward of one event is clipped to ``[0, reward_cap]``.
+    reward_weights: reward per unit ``value`` of each kind (others are rejected); one
+        event's reward is clipped to ``[0, reward_cap]`` (``model.reward``).
     success_kinds: kinds that mark a decision as converted (counted once per decision).
+    purchase_kinds: kinds that start the cool-down (``last_purchase_ms``), even orphans.
+    attribution_window_seconds: how late a conversion may come after the impression
+        (or the decision, when not impressed) it is credited to (``model.reward``).
+    half_life_seconds: exponential decay of arm statistics; None keeps them forever.
+    max_decisions_kept: decisions remembered per user for attribution and redelivery.
     """
 
     reward_weights: Mapping[str, float] = field(
-        default_factory=lambda: {"click": 0.1, "dwell": 0.2, "purchase": 1.0}
+        default_factory=lambda: dict(DEFAULT_REWARD_WEIGHTS)
     )
     success_kinds: frozenset[str] = frozenset({"purchase"})
     reward_cap: float = 1.0
     attribution_window_seconds: float = 7 * 24 * 3600
     max_decisions_kept: int = 64
+    purchase_kinds: frozenset[str] = frozenset({"purchase"})
+    half_life_seconds: float | None = None
+    guardrails: Guardrails = field(default_factory=Guardrails)
 
     def __post_init__(self) -> None:
-        if self.reward_cap <= 0:
-            raise ValueError("reward_cap must be > 0")
+        check_weights(self.reward_weights, self.reward_cap)
         if self.attribution_window_seconds <= 0:
             raise ValueError("attribution_window_seconds must be > 0")
         if not self.success_kinds <= set(self.reward_weights):
             raise ValueError("every success kind needs a reward weight")
         if self.max_decisions_kept < 1:
             raise ValueError("max_decisions_kept must be >= 1")
+        if self.half_life_seconds is not None and not self.half_life_seconds > 0:
+            raise ValueError("half_life_seconds must be > 0 (or None for no decay)")
+        cap = self.guardrails.max_nudges
+        if cap is not None and cap > self.max_decisions_kept:
+            raise ValueError("guardrails.max_nudges cannot exceed max_decisions_kept")
 
 
 def decision_id_for(request_id: str) -> str:
@@ -113,8 +131,9 @@ def rng_for(event_id: str) -> np.random.Generator:
 
 
 class Engine:
-    """Decides and learns for one user at a time. Swap ``scorer``/``catalog`` atomically by
-    building a new engine with :meth:`with_scorer` / :meth:`with_catalog`."""
+    """Decides and learns for one user at a time. Swap ``scorer``/``catalog``/``population``
+    (pooled ``arm_id -> ArmStats`` of all users, e.g. folded with ``state.merge_arms``)
+    atomically by building a new engine with the ``with_*`` methods."""
 
     def __init__(
         self,
@@ -122,17 +141,27 @@ class Engine:
         policy: Policy,
         scorer: Scorer,
         config: EngineConfig | None = None,
+        population: Mapping[str, ArmStats] | None = None,
     ) -> None:
         self.catalog = catalog
         self.policy = policy
         self.scorer = scorer
         self.config = config or EngineConfig()
+        self.population = population
 
     def with_scorer(self, scorer: Scorer) -> Engine:
-        return Engine(self.catalog, self.policy, scorer, self.config)
+        return Engine(self.catalog, self.policy, scorer, self.config, self.population)
 
     def with_catalog(self, catalog: Catalog) -> Engine:
-        return Engine(catalog, self.policy, self.scorer, self.config)
+        return Engine(catalog, self.policy, self.scorer, self.config, self.population)
+
+    def with_population(self, population: Mapping[str, ArmStats] | None) -> Engine:
+        return Engine(self.catalog, self.policy, self.scorer, self.config, population)
+
+    @property
+    def model_loaded(self) -> bool:
+        """False while the placeholder constant scorer serves (no trained model yet)."""
+        return not isinstance(self.scorer, ConstantScorer)
 
     def step(self, state: UserState, event: Event, source: Source | None = None) -> StepResult:
         if source is not None and already_applied(state, source.key, source.offset):
@@ -148,18 +177,22 @@ class Engine:
             result = StepResult(applied, result.outcome, result.decision, result.reason)
         return result
 
-    # -- requests -------------------------------------------------------------------------
-
     def _decide(self, state: UserState, request: DecisionRequest) -> StepResult:
+        if find_decision(state, decision_id_for(request.event_id)) is not None:
+            return self._redelivered(state, request)  # a producer retry at a new offset
         candidates = self._candidates(request)
         if isinstance(candidates, str):
             return StepResult(state, Outcome.REJECTED, reason=candidates)
-        if not candidates:
-            record = self._no_nudge(request, "no_eligible_arm")
+        screening = screen(
+            self.config.guardrails, self.catalog, state, request.context, candidates, request.ts
+        )
+        if screening.reason is not None:
+            record = self._no_nudge(request, screening.reason)
         else:
-            record = self._choose(state, request, candidates)
+            record = self._choose(state, request, list(screening.candidates))
         new_state = apply_decision(state, record, self.config.max_decisions_kept)
-        return StepResult(new_state, Outcome.DECIDED, self._decision(request, record))
+        decision = self._decision(request, record)
+        return StepResult(new_state, Outcome.DECIDED, decision, record.reason)
 
     def _candidates(self, request: DecisionRequest) -> list[str] | str:
         if request.candidates is None:
@@ -169,106 +202,98 @@ class Engine:
         retired = self.catalog.retired
         return list(dict.fromkeys(a for a in request.candidates if a not in retired))
 
+    def _stats(
+        self, arms: Mapping[str, ArmStats], candidates: list[str], now_ms: int
+    ) -> list[ArmStats]:
+        """Statistics per candidate as of ``now_ms`` (decayed when a half-life is set)."""
+        half_life = self.config.half_life_seconds
+        return [decay(arms.get(a, ArmStats()), now_ms, half_life) for a in candidates]
+
+    def _context(self, request: DecisionRequest, candidates: list[str]) -> PolicyContext:
+        population = None
+        if self.population is not None:
+            population = self._stats(self.population, candidates, request.ts)
+        return PolicyContext(request.context, population, self.model_loaded)
+
     def _choose(
         self, state: UserState, request: DecisionRequest, candidates: list[str]
     ) -> DecisionRecord:
         scores = np.asarray(self.scorer.score(request.context, state, candidates), float)
-        stats = [state.arms.get(a, ArmStats()) for a in candidates]
-        choice = self.policy.choose(stats, scores, candidates, rng_for(request.event_id))
-        return DecisionRecord(
-            decision_id=decision_id_for(request.event_id),
-            request_id=request.event_id,
-            ts_ms=request.ts,
+        stats = self._stats(state.arms, candidates, request.ts)
+        context = self._context(request, candidates)
+        rng = rng_for(request.event_id)
+        choice = self.policy.choose(stats, scores, candidates, rng, context=context)
+        return self._record(
+            request,
             arm_id=candidates[choice.index],
             propensity=choice.propensity,
             explored=choice.explored,
-            policy=self.policy.name,
-            model_version=self.scorer.version,
+            policy=choice.policy or self.policy.name,
             score=float(scores[choice.index]),
         )
 
     def _no_nudge(self, request: DecisionRequest, reason: str) -> DecisionRecord:
+        return self._record(request, policy=self.policy.name, reason=reason)
+
+    def _record(self, request: DecisionRequest, **fields: Any) -> DecisionRecord:
         return DecisionRecord(
             decision_id=decision_id_for(request.event_id),
             request_id=request.event_id,
             ts_ms=request.ts,
-            policy=self.policy.name,
             model_version=self.scorer.version,
-            reason=reason,
+            **fields,
         )
 
     def _decision(self, request: DecisionRequest, record: DecisionRecord) -> Decision:
-        arm = self.catalog.arm(record.arm_id) if record.arm_id in self.catalog else None
+        """The wire decision of a stored record (the same for a redelivered request)."""
+        fields = msgspec.structs.asdict(record)
+        for internal in ("ts_ms", "impressed_ms", "converted"):
+            del fields[internal]
+        arm_id = record.arm_id
+        arm = self.catalog.arm(arm_id) if arm_id is not None and arm_id in self.catalog else None
         return Decision(
             schema_version=SCHEMA_VERSION,
             event_id=record.decision_id,
             ts=request.ts,
             user_id=request.user_id,
-            decision_id=record.decision_id,
-            request_id=record.request_id,
-            arm_id=record.arm_id,
             product_id=arm.product.product_id if arm else None,
             strategy_id=arm.strategy.strategy_id if arm else None,
-            propensity=record.propensity,
-            explored=record.explored,
-            policy=record.policy,
-            model_version=record.model_version,
-            score=record.score,
-            reason=record.reason,
+            **fields,
         )
 
     def _redelivered(self, state: UserState, event: Event) -> StepResult:
-        """Answer a redelivered request with its stored decision; ignore other repeats."""
+        """Answer a repeated request with its stored decision; other repeats change nothing."""
+        record = None
         if isinstance(event, DecisionRequest):
             record = find_decision(state, decision_id_for(event.event_id))
-            if record is not None:
-                return StepResult(state, Outcome.DUPLICATE, self._decision(event, record))
-        return StepResult(state, Outcome.DUPLICATE)
-
-    # -- outcomes -------------------------------------------------------------------------
+        if record is None or not isinstance(event, DecisionRequest):
+            return StepResult(state, Outcome.DUPLICATE)
+        return StepResult(state, Outcome.DUPLICATE, self._decision(event, record))
 
     def _impress(self, state: UserState, impression: Impression) -> StepResult:
+        """Count an impression once per decision; a decision impressed before is a repeat."""
         if impression.arm_id not in self.catalog:
             return StepResult(state, Outcome.REJECTED, reason="unknown_arm")
         record = find_decision(state, impression.decision_id)
         if record is not None and record.arm_id != impression.arm_id:
             return StepResult(state, Outcome.REJECTED, reason="arm_mismatch")
-        new_state = apply_impression(state, impression.arm_id, impression.ts)
-        if record is not None and record.impressed_ms is None:
-            impressed = msgspec.structs.replace(record, impressed_ms=impression.ts)
-            new_state = replace_decision(new_state, impressed)
+        if record is not None and record.impressed_ms is not None:
+            return StepResult(state, Outcome.DUPLICATE, reason="already_impressed")
+        new_state = impress(state, record, impression, self.config.half_life_seconds)
         return StepResult(new_state, Outcome.APPLIED)
 
     def _convert(self, state: UserState, conversion: Conversion) -> StepResult:
         weight = self.config.reward_weights.get(conversion.kind)
         if weight is None:
             return StepResult(state, Outcome.REJECTED, reason="unknown_conversion_kind")
-        record = self._attribute(state, conversion)
+        config = self.config
+        reward = event_reward(weight, conversion.value, config.reward_cap)
+        if reward is None:
+            return StepResult(state, Outcome.REJECTED, reason="invalid_value")
+        state = note_purchase(state, conversion, config.purchase_kinds)
+        record = attribute(state, conversion, config.attribution_window_seconds)
         if isinstance(record, str):
             return StepResult(state, Outcome.ORPHAN, reason=record)
-        reward = min(max(weight * conversion.value, 0.0), self.config.reward_cap)
-        success = conversion.kind in self.config.success_kinds and not record.converted
-        assert record.arm_id is not None
-        new_state = apply_reward(state, record.arm_id, reward, conversion.ts, converted=success)
-        if success:
-            converted = msgspec.structs.replace(record, converted=True)
-            new_state = replace_decision(new_state, converted)
-            new_state = msgspec.structs.replace(new_state, last_purchase_ms=conversion.ts)
+        success = conversion.kind in config.success_kinds
+        new_state = credit(state, record, conversion, reward, success, config.half_life_seconds)
         return StepResult(new_state, Outcome.APPLIED)
-
-    def _attribute(self, state: UserState, conversion: Conversion) -> DecisionRecord | str:
-        """The decision a conversion is credited to, or the reason it is an orphan."""
-        if conversion.decision_id is not None:
-            record = find_decision(state, conversion.decision_id)
-            if record is None:
-                return "orphan_unknown_decision"
-        else:
-            record = latest_impressed(state)
-            if record is None:
-                return "orphan_no_impression"
-        if record.arm_id is None:
-            return "orphan_no_nudge"
-        window_ms = self.config.attribution_window_seconds * 1000
-        if conversion.ts - (record.impressed_ms or record.ts_ms) > window_ms:
-            return "orphan_outside_window"
-        return record

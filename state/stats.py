@@ -2,6 +2,10 @@
 
 All of a user's arms live in one value (one RocksDB key per user): reading a user's
 arms is then one get, which measured 16x cheaper than a key per arm (DESIGN §5).
+
+Compatibility rule of the stored format (``state.codec``): fields are only ever added,
+each with a default, and never renamed or retyped, so every state written before still
+decodes (pinned by a golden-bytes test).
 """
 
 from __future__ import annotations

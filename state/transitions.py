@@ -108,9 +108,7 @@ def latest_impressed(state: UserState, at_ms: int | None = None) -> DecisionReco
 
 def replace_decision(state: UserState, record: DecisionRecord) -> UserState:
     """Swap the stored record with the same ``decision_id`` for ``record``."""
-    decisions = tuple(
-        record if r.decision_id == record.decision_id else r for r in state.decisions
-    )
+    decisions = tuple(record if r.decision_id == record.decision_id else r for r in state.decisions)
     return msgspec.structs.replace(state, decisions=decisions)
 
 

@@ -71,6 +71,11 @@ class Metrics:
         self.state_keys = Gauge(
             "nudge_state_keys", "Users with state in this worker's local stores.", registry=r
         )
+        self.consumer_lag = Gauge(
+            "nudge_consumer_lag_messages",
+            "Source messages not yet committed, by topic kind and partition.",
+            ["topic", "partition"], registry=r,
+        )  # fmt: skip
         self.model_info = Info("nudge_model", "The model serving decisions.", registry=r)
         self.model_trained_timestamp = Gauge(
             "nudge_model_trained_timestamp_seconds",

@@ -1,16 +1,37 @@
-"""The policy interface: every bandit policy answers ``choose`` with a propensity."""
+"""The policy interface: every bandit policy answers ``choose`` with a propensity.
+
+A policy is an immutable, validated value (a frozen dataclass) with two verbs:
+
+- ``choose(stats, scores, candidates, rng, *, context=None) -> Choice``: one decision;
+- ``probabilities(stats, scores, candidates, rng, *, context=None) -> np.ndarray``: the
+  full distribution over candidates, shape ``(n,)``, summing to 1. Policies that draw
+  Monte Carlo samples (Thompson) use ``rng``; called with a generator in the same state,
+  ``choose`` picks from exactly this vector.
+
+``context`` carries what some policies need beyond the statistics: the request's user
+features (rule-based), pooled population statistics (Thompson) and whether a trained
+model produced ``scores``. Policies that don't need it ignore it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
 from state import ArmStats
 
-__all__ = ["Choice", "Policy", "PolicyConfigError"]
+__all__ = [
+    "Choice",
+    "Policy",
+    "PolicyConfigError",
+    "PolicyContext",
+    "check_inputs",
+    "mix_uniform",
+    "sample_index",
+]
 
 
 class PolicyConfigError(ValueError):
@@ -19,11 +40,32 @@ class PolicyConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Choice:
-    """``index`` points into the candidates; ``propensity`` is P(policy picks it) in (0, 1]."""
+    """``index`` points into the candidates; ``propensity`` is P(policy picks it) in (0, 1].
+
+    ``policy`` names the sub-policy that served the decision when it differs from the
+    policy's own name (the randomized slice marks its share ``"uniform-slice"``).
+    """
 
     index: int
     propensity: float
     explored: bool
+    policy: str | None = None
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    """Extra inputs of one decision.
+
+    features: the request's user context (e.g. ``segment``, ``risk_tolerance``).
+    population: pooled statistics of all users per candidate, aligned with candidates,
+        or None when the caller keeps none.
+    model_loaded: False while ``scores`` come from a placeholder (constant) scorer; a
+        policy may then centre its prior on population statistics instead.
+    """
+
+    features: Mapping[str, Any] = field(default_factory=dict)
+    population: Sequence[ArmStats] | None = None
+    model_loaded: bool = True
 
 
 class Policy(Protocol):
@@ -36,6 +78,8 @@ class Policy(Protocol):
         scores: np.ndarray,
         candidates: Sequence[str],
         rng: np.random.Generator,
+        *,
+        context: PolicyContext | None = None,
     ) -> Choice:
         """Pick one of ``candidates``.
 
@@ -43,3 +87,63 @@ class Policy(Protocol):
         scores: predicted conversion probability per candidate, shape ``(n,)``.
         """
         ...
+
+    def probabilities(
+        self,
+        stats: Sequence[ArmStats],
+        scores: np.ndarray,
+        candidates: Sequence[str],
+        rng: np.random.Generator,
+        *,
+        context: PolicyContext | None = None,
+    ) -> np.ndarray:
+        """P(choose candidate i) for every candidate, shape ``(n,)``, summing to 1."""
+        ...
+
+
+def check_inputs(
+    stats: Sequence[ArmStats], scores: np.ndarray, candidates: Sequence[str]
+) -> np.ndarray:
+    """Validate aligned inputs; return ``scores`` as floats clipped to [0, 1], shape ``(n,)``."""
+    n = len(candidates)
+    if n == 0:
+        raise ValueError("no candidates to choose from")
+    scores = np.asarray(scores, dtype=float)
+    if scores.shape != (n,) or len(stats) != n:
+        raise ValueError(f"stats {len(stats)} and scores {scores.shape} must align with {n} arms")
+    if not np.all(np.isfinite(scores)):
+        raise ValueError("scores must be finite")
+    return np.clip(scores, 0.0, 1.0)
+
+
+def mix_uniform(p: np.ndarray, share: float) -> np.ndarray:
+    """``share`` of the mass spread uniformly: every arm then has at least ``share / n``."""
+    return share / len(p) + (1.0 - share) * p
+
+
+def sample_index(p: np.ndarray, rng: np.random.Generator) -> int:
+    """Draw an index from the distribution ``p`` (shape ``(n,)``) with one uniform draw.
+
+    Arms of zero mass are never drawn (``side="right"`` skips empty intervals).
+    """
+    cumulative = np.cumsum(p)
+    index = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+    if index >= len(p):  # u * total rounded up to the total: take the last arm with mass
+        index = int(np.flatnonzero(p > 0)[-1])
+    return index
+
+
+def best_indices(values: np.ndarray) -> np.ndarray:
+    """Indices of the maximal entries of ``values`` (ties kept), shape ``(k,)``."""
+    return np.flatnonzero(values == values.max())
+
+
+def greedy_distribution(values: np.ndarray) -> np.ndarray:
+    """Uniform over the argmax set of ``values``, zero elsewhere; shape ``(n,)``."""
+    best = best_indices(values)
+    p = np.zeros(len(values))
+    p[best] = 1.0 / len(best)
+    return p
+
+
+__all__ += ["best_indices", "greedy_distribution"]

@@ -7,39 +7,59 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.bandit.base import Choice, PolicyConfigError
+from model.bandit.base import (
+    Choice,
+    PolicyConfigError,
+    PolicyContext,
+    best_indices,
+    check_inputs,
+    greedy_distribution,
+    mix_uniform,
+)
+from model.bandit.estimates import check_target, posterior_means
 from state import ArmStats
 
 __all__ = ["EpsilonGreedy", "posterior_means"]
-
-
-def posterior_means(
-    stats: Sequence[ArmStats], scores: np.ndarray, prior_strength: float
-) -> np.ndarray:
-    """Conversion-rate estimate per arm: the model score acts as ``prior_strength``
-    pseudo-impressions, then the user's own evidence is added. Shape ``(n,)``."""
-    impressions = np.fromiter((s.impressions for s in stats), float, len(stats))
-    conversions = np.fromiter((s.conversions for s in stats), float, len(stats))
-    return (conversions + prior_strength * scores) / (impressions + prior_strength)
 
 
 @dataclass(frozen=True)
 class EpsilonGreedy:
     """With probability ``epsilon`` pick uniformly among candidates, else the best estimate.
 
-    Ties for the best estimate are broken uniformly, and the propensity accounts for it:
+    The estimate is :func:`posterior_means` (model score as ``prior_strength``
+    pseudo-impressions plus the user's evidence). Ties for the best estimate are broken
+    uniformly, and the propensity accounts for it:
     ``p(a) = epsilon / n + (1 - epsilon) * [a is best] / n_best``.
+    ``explored`` is True when the epsilon coin chose to explore.
     """
 
     epsilon: float = 0.1
     prior_strength: float = 2.0
+    target: str = "conversions"
     name: str = "epsilon-greedy"
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.epsilon <= 1.0:
             raise PolicyConfigError(f"epsilon must be in [0, 1], got {self.epsilon}")
-        if self.prior_strength <= 0:
+        if not self.prior_strength > 0:
             raise PolicyConfigError(f"prior_strength must be > 0, got {self.prior_strength}")
+        check_target(self.target)
+
+    def _means(self, stats: Sequence[ArmStats], scores: np.ndarray) -> np.ndarray:
+        return posterior_means(stats, scores, self.prior_strength, self.target)
+
+    def probabilities(
+        self,
+        stats: Sequence[ArmStats],
+        scores: np.ndarray,
+        candidates: Sequence[str],
+        rng: np.random.Generator,
+        *,
+        context: PolicyContext | None = None,
+    ) -> np.ndarray:
+        scores = check_inputs(stats, scores, candidates)
+        greedy = greedy_distribution(self._means(stats, scores))
+        return mix_uniform(greedy, self.epsilon)
 
     def choose(
         self,
@@ -47,12 +67,12 @@ class EpsilonGreedy:
         scores: np.ndarray,
         candidates: Sequence[str],
         rng: np.random.Generator,
+        *,
+        context: PolicyContext | None = None,
     ) -> Choice:
+        scores = check_inputs(stats, scores, candidates)
         n = len(candidates)
-        if n == 0:
-            raise ValueError("no candidates to choose from")
-        means = posterior_means(stats, scores, self.prior_strength)
-        best = np.flatnonzero(means == means.max())
+        best = best_indices(self._means(stats, scores))
         explored = bool(rng.random() < self.epsilon)
         index = int(rng.integers(n)) if explored else int(best[rng.integers(len(best))])
         is_best = index in best

@@ -1,4 +1,17 @@
-"""Build a policy from its name and parameters (settings, CLI flags, config files)."""
+"""Build a policy from its name and parameters (settings, CLI flags, config files).
+
+Registered names and their parameters (all optional unless noted):
+
+- ``thompson`` (the default): prior_strength=10, population_weight=0, population_max=100,
+  floor=0.01, target="conversions" | "reward".
+- ``epsilon-greedy``: epsilon=0.1, prior_strength=2, target.
+- ``ucb1``: exploration=1, floor=0, target.
+- ``ucb-model``: exploration=1, prior_strength=10, floor=0, target.
+- ``uniform``: no parameters.
+- ``rule-based``: rules (required, segment -> arm id), segment_key="segment", default.
+- ``randomized-slice``: share=0.02, policy="thompson" (the inner policy's name),
+  params={} (the inner policy's parameters).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +20,33 @@ from typing import Any
 
 from model.bandit.base import Policy, PolicyConfigError
 from model.bandit.epsilon_greedy import EpsilonGreedy
+from model.bandit.randomized_slice import RandomizedSlice
+from model.bandit.rule_based import RuleBased
+from model.bandit.thompson import ThompsonSampling
+from model.bandit.ucb import UCB1, UCBModel
+from model.bandit.uniform import Uniform
 
-__all__ = ["POLICIES", "build_policy"]
+__all__ = ["DEFAULT_POLICY", "POLICIES", "build_policy"]
+
+DEFAULT_POLICY = "thompson"
+
+
+def _randomized_slice(
+    share: float = 0.02, policy: str = DEFAULT_POLICY, params: Mapping[str, Any] | None = None
+) -> RandomizedSlice:
+    if policy == "randomized-slice":
+        raise PolicyConfigError("randomized-slice cannot wrap itself")
+    return RandomizedSlice(build_policy(policy, params), share=share)
+
 
 POLICIES: Mapping[str, Callable[..., Policy]] = {
+    "thompson": ThompsonSampling,
     "epsilon-greedy": EpsilonGreedy,
+    "ucb1": UCB1,
+    "ucb-model": UCBModel,
+    "uniform": Uniform,
+    "rule-based": RuleBased,
+    "randomized-slice": _randomized_slice,
 }
 
 
@@ -21,8 +56,12 @@ def build_policy(name: str, params: Mapping[str, Any] | None = None) -> Policy:
     try:
         factory = POLICIES[name]
     except KeyError:
-        raise PolicyConfigError(f"unknown policy {name!r}; choose from {sorted(POLICIES)}") from None
+        choices = sorted(POLICIES)
+        raise PolicyConfigError(f"unknown policy {name!r}; choose from {choices}") from None
+    params = dict(params or {})
+    if "name" in params:
+        raise PolicyConfigError(f"bad parameters for policy {name!r}: 'name' is fixed")
     try:
-        return factory(**dict(params or {}))
+        return factory(**params)
     except TypeError as exc:
         raise PolicyConfigError(f"bad parameters for policy {name!r}: {exc}") from None

@@ -1,0 +1,58 @@
+# nudgeflow — every target sets itself up on a fresh machine (venv, packages, Kafka jars).
+#   make demo   the main job end to end: broker, topics, workers, trainer, simulated users
+#   make test   the whole check: lint, layers, types, unit + integration tests (real Kafka)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+JARS   := deploy/kafka/libs/.fetched
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test check lint fmt unit integration bench clean prometheus
+
+setup: $(STAMP) $(JARS) prometheus
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+$(JARS): deploy/kafka/pom.xml | $(STAMP)
+	$(BIN)/python -c "from streams.broker import ensure_jars; print('kafka jars in', ensure_jars())"
+	touch $@
+
+# Debian's prometheus package brings prometheus and promtool (used by the tests).
+prometheus:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  echo "installing Debian's prometheus package (needs root and apt)"; \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  pkill -x prometheus >/dev/null 2>&1 || true; }
+
+demo: setup
+	$(BIN)/nudge demo
+
+check: $(STAMP)
+	$(BIN)/ruff check state model streams tests bench
+	$(BIN)/ruff format --check state model streams tests bench
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+test: setup check
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+unit: $(STAMP)
+	$(BIN)/pytest -q -m "not integration" $(PYTEST_ARGS)
+
+integration: setup
+	$(BIN)/pytest -q -m integration $(PYTEST_ARGS)
+
+fmt: $(STAMP)
+	$(BIN)/ruff format state model streams tests bench
+	$(BIN)/ruff check --fix state model streams tests bench
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf .nudge .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,140 @@
+"""Thompson sampling with a Beta prior centred on the model's prediction (the default).
+
+Per candidate arm ``a`` the posterior is ``Beta(alpha_a, beta_a)`` with
+
+    alpha_a = s * mu_a + w_a * r_a + successes_a
+    beta_a  = s * (1 - mu_a) + w_a * (1 - r_a) + (impressions_a - successes_a)
+
+- ``mu_a``: the prior mean. With a trained model it is the predicted conversion
+  probability (clipped to [1e-3, 1 - 1e-3]). Until a model is loaded
+  (``context.model_loaded`` False) it is the arm's population rate, smoothed toward the
+  placeholder score with ``s`` pseudo-impressions, so the prior comes from population
+  statistics. ``s`` is ``prior_strength`` (pseudo-impressions).
+- ``w_a * r_a``: pooled population evidence (only with a model; without one the
+  population already is the prior): ``r_a`` is the population rate and
+  ``w_a = min(population_weight * population_impressions_a, population_max)``
+  pseudo-impressions, so a huge population never swamps the user's own evidence.
+- ``successes_a``/``impressions_a``: the user's own evidence (``target`` picks
+  conversions or multi-objective reward, see ``model.bandit.estimates``).
+
+Propensity (documented method, quadrature). ``q_a``, the probability that arm ``a``'s
+posterior draw is the largest, is computed by numerical integration
+(``model.bandit.beta_race``: error below 0.01 against 400,000-draw Monte Carlo in the
+tests, typically 0.002; about 1 ms for 20 arms). The policy draws the served arm from
+``p = floor / n + (1 - floor) * q`` with one uniform from the seeded ``rng``. Drawing
+from the exact win probabilities has the same law as Thompson's "sample every
+posterior, take the argmax", and the reported propensity ``p[a]`` is the exact
+probability with which the served arm was drawn, so importance weights are exact and
+every eligible arm has at least ``floor / n``. The prior mean is kept in [0.001, 0.95]
+and the prior strength at least 1, the domain where the quadrature is checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.bandit.base import (
+    Choice,
+    PolicyConfigError,
+    PolicyContext,
+    best_indices,
+    check_inputs,
+    mix_uniform,
+    sample_index,
+)
+from model.bandit.beta_race import win_probabilities
+from model.bandit.estimates import check_target, evidence
+from state import ArmStats
+
+__all__ = ["ThompsonSampling"]
+
+_LOW, _HIGH = 1e-3, 0.95  # prior mean range: positive shapes, checked quadrature domain
+
+
+@dataclass(frozen=True)
+class ThompsonSampling:
+    """Beta-Bernoulli Thompson sampling; see the module docstring for the exact model."""
+
+    prior_strength: float = 10.0
+    population_weight: float = 0.0
+    population_max: float = 100.0
+    floor: float = 0.01
+    target: str = "conversions"
+    name: str = "thompson"
+
+    def __post_init__(self) -> None:
+        if not self.prior_strength >= 1:
+            raise PolicyConfigError(f"prior_strength must be >= 1, got {self.prior_strength}")
+        if not 0.0 <= self.population_weight <= 1.0:
+            raise PolicyConfigError(
+                f"population_weight must be in [0, 1], got {self.population_weight}"
+            )
+        if not self.population_max >= 0:
+            raise PolicyConfigError(f"population_max must be >= 0, got {self.population_max}")
+        if not 0.0 < self.floor <= 1.0:
+            raise PolicyConfigError(f"floor must be in (0, 1], got {self.floor}")
+        check_target(self.target)
+
+    def posterior(
+        self,
+        stats: Sequence[ArmStats],
+        scores: np.ndarray,
+        context: PolicyContext | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(alpha, beta)`` of every candidate's Beta posterior, each of shape ``(n,)``."""
+        context = context or PolicyContext()
+        impressions, successes = evidence(stats, self.target)
+        prior_mean, pooled_n, pooled_rate = self._prior(scores, context)
+        alpha = self.prior_strength * prior_mean + pooled_n * pooled_rate + successes
+        beta = (
+            self.prior_strength * (1 - prior_mean)
+            + pooled_n * (1 - pooled_rate)
+            + (impressions - successes)
+        )
+        return alpha, beta
+
+    def _prior(
+        self, scores: np.ndarray, context: PolicyContext
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(prior mean, pooled pseudo-impressions, pooled rate)``, each shape ``(n,)``."""
+        zeros = np.zeros(len(scores))
+        if context.population is None:
+            return np.clip(scores, _LOW, _HIGH), zeros, zeros
+        pop_n, pop_successes = evidence(context.population, self.target)
+        if not context.model_loaded:
+            rate = (pop_successes + self.prior_strength * scores) / (pop_n + self.prior_strength)
+            return np.clip(rate, _LOW, _HIGH), zeros, zeros
+        pooled_n = np.minimum(self.population_weight * pop_n, self.population_max)
+        pooled_rate = np.divide(pop_successes, pop_n, out=zeros.copy(), where=pop_n > 0)
+        return np.clip(scores, _LOW, _HIGH), pooled_n, pooled_rate
+
+    def probabilities(
+        self,
+        stats: Sequence[ArmStats],
+        scores: np.ndarray,
+        candidates: Sequence[str],
+        rng: np.random.Generator,
+        *,
+        context: PolicyContext | None = None,
+    ) -> np.ndarray:
+        scores = check_inputs(stats, scores, candidates)
+        alpha, beta = self.posterior(stats, scores, context)
+        return mix_uniform(win_probabilities(alpha, beta), self.floor)
+
+    def choose(
+        self,
+        stats: Sequence[ArmStats],
+        scores: np.ndarray,
+        candidates: Sequence[str],
+        rng: np.random.Generator,
+        *,
+        context: PolicyContext | None = None,
+    ) -> Choice:
+        p = self.probabilities(stats, scores, candidates, rng, context=context)
+        index = sample_index(p, rng)
+        alpha, beta = self.posterior(stats, check_inputs(stats, scores, candidates), context)
+        explored = index not in best_indices(alpha / (alpha + beta))
+        return Choice(index=index, propensity=float(p[index]), explored=explored)

@@ -1,0 +1,46 @@
+"""Offline evaluation: off-policy estimators, CR lift and its split-half bound, A/B tests.
+
+Pure numpy; no torch, Kafka or metrics. Argument names follow OBP (``reward, action,
+pscore, action_dist``; shapes in :mod:`model.evaluation.estimators`).
+"""
+
+from model.evaluation.abtest import ABResult, two_proportion_ztest
+from model.evaluation.estimators import (
+    Estimate,
+    bootstrap_ratio,
+    estimate_dr,
+    estimate_ips,
+    estimate_replay,
+    estimate_snips,
+)
+from model.evaluation.feedback import LoggedFeedback, feedback_from_events
+from model.evaluation.lift import (
+    Lift,
+    best_within_item,
+    item_rates,
+    relative_mean_cr_lift,
+    split_half_bound,
+)
+from model.evaluation.reward_model import SegmentRateModel
+from model.evaluation.targets import greedy_action_dist
+
+__all__ = [
+    "ABResult",
+    "Estimate",
+    "Lift",
+    "LoggedFeedback",
+    "SegmentRateModel",
+    "best_within_item",
+    "bootstrap_ratio",
+    "estimate_dr",
+    "estimate_ips",
+    "estimate_replay",
+    "estimate_snips",
+    "feedback_from_events",
+    "greedy_action_dist",
+    "item_rates",
+    "relative_mean_cr_lift",
+    "split_half_bound",
+    "two_proportion_ztest",
+]
+

@@ -1,0 +1,203 @@
+"""Issue 2 acceptance against the real broker: decisions, state, dead letters, metrics."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from model.catalog import load_catalog
+from streams.inspect import read_from_store
+from streams.kafka_io import read_topic
+from streams.settings import Settings
+from tests.support import WorkerProcess, produce_json, wait_until_caught_up
+
+pytestmark = pytest.mark.integration
+T0 = 1_760_000_000_000
+
+
+def request(i: int, user: str) -> dict[str, Any]:
+    return {"schema_version": 1, "event_id": f"req-{i}", "ts": T0 + i, "user_id": user,
+            "context": {"age": 20 + i % 50, "region": "north", "risk_tolerance": 3}}  # fmt: skip
+
+
+def read_json(settings: Settings, kind: str, expect: int, idle: float = 8.0) -> list[dict]:
+    messages = read_topic(
+        settings.bootstrap_servers, settings.topic(kind), expect=expect,
+        idle_seconds=idle, timeout_seconds=180,
+    )  # fmt: skip
+    return [json.loads(m.value()) for m in messages]
+
+
+def metric_value(exposition: str, name: str, **labels: str) -> float:
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in exposition.splitlines():
+        if line.startswith(f"{name}{{{want}}} ") or (not labels and line.startswith(f"{name} ")):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name}{{{want}}} not exposed")
+
+
+def test_one_decision_per_request_then_exact_state_across_restart(
+    kafka_settings: Settings, tmp_path: Path
+) -> None:
+    users = [f"user-{u}" for u in range(200)]
+    requests = [request(i, users[i % 200]) for i in range(2000)]
+    worker = WorkerProcess(kafka_settings, tmp_path / "worker.log").start()
+    try:
+        produce_json(kafka_settings, "decision-requests", requests)
+        decisions = read_json(kafka_settings, "decisions", expect=2000)
+        exposition = worker.metrics()
+    finally:
+        worker.stop()
+
+    assert len(decisions) == 2000
+    assert sorted(d["request_id"] for d in decisions) == sorted(r["event_id"] for r in requests)
+    catalog = load_catalog()
+    assert all(d["arm_id"] in catalog for d in decisions)
+    assert all(0 < d["propensity"] <= 1 for d in decisions)
+    assert len({d["decision_id"] for d in decisions}) == 2000
+    assert metric_value(exposition, "nudge_events_consumed_total",
+                        topic="decision-requests", outcome="decided") == 2000  # fmt: skip
+    explored = metric_value(exposition, "nudge_decisions_total", policy="epsilon-greedy",
+                            explored="true")  # fmt: skip
+    unexplored = metric_value(exposition, "nudge_decisions_total", policy="epsilon-greedy",
+                              explored="false")  # fmt: skip
+    assert explored + unexplored == 2000
+
+    # Outcomes for every decision: an impression each, conversions for a seeded subset.
+    rng = random.Random(7)
+    expected: dict[str, Counter[str]] = defaultdict(Counter)
+    impressions, conversions = [], []
+    for d in decisions:
+        user, arm = d["user_id"], d["arm_id"]
+        impressions.append({"schema_version": 1, "event_id": f"imp-{d['decision_id']}",
+                            "ts": d["ts"] + 1000, "user_id": user,
+                            "decision_id": d["decision_id"], "arm_id": arm})  # fmt: skip
+        expected[user][f"{arm}/impressions"] += 1
+        if rng.random() < 0.3:
+            conversions.append({"schema_version": 1, "event_id": f"conv-{d['decision_id']}",
+                                "ts": d["ts"] + 2000, "user_id": user, "kind": "purchase",
+                                "decision_id": d["decision_id"]})  # fmt: skip
+            expected[user][f"{arm}/conversions"] += 1
+
+    # Half of the outcomes, a graceful restart, then a crash (SIGKILL) and the rest.
+    half = len(impressions) // 2
+    worker = WorkerProcess(kafka_settings, tmp_path / "worker2.log").start()
+    produce_json(kafka_settings, "impressions", impressions[:half])
+    produce_json(kafka_settings, "conversions", conversions[: len(conversions) // 2])
+    wait_until_caught_up(kafka_settings)
+    worker.stop()
+    worker = WorkerProcess(kafka_settings, tmp_path / "worker3.log").start()
+    produce_json(kafka_settings, "impressions", impressions[half:])
+    produce_json(kafka_settings, "conversions", conversions[len(conversions) // 2 :])
+    _wait_for_applied(worker, 200)
+    worker.kill()  # a crash mid-stream: uncommitted offsets are redelivered after the restart
+    worker = WorkerProcess(kafka_settings, tmp_path / "worker4.log").start()
+    try:
+        wait_until_caught_up(kafka_settings)
+    finally:
+        worker.stop()
+
+    for user in users:
+        state = read_from_store(kafka_settings, user)
+        assert state is not None, user
+        got = Counter()
+        for arm_id, stats in state.arms.items():
+            got[f"{arm_id}/impressions"] += int(stats.impressions)
+            if stats.conversions:
+                got[f"{arm_id}/conversions"] += int(stats.conversions)
+        assert got == expected[user], user
+
+
+def _wait_for_applied(worker: WorkerProcess, count: int) -> None:
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        text = worker.metrics()
+        if metric_value(text, "nudge_events_consumed_total",
+                        topic="impressions", outcome="applied") >= count:  # fmt: skip
+            return
+        time.sleep(0.05)
+    raise TimeoutError("worker applied too few impressions")
+
+
+MALFORMED_KINDS = (
+    ("empty", b""),
+    ("oversized", b'{"schema_version":1,"pad":"' + b"x" * 70_000 + b'"}'),
+    ("not_utf8", b"\xff\xfe\x00garbage"),
+    ("malformed_json", b'{"schema_version": 1, "event_id": '),
+    ("not_an_object", b"[1, 2, 3]"),
+    ("unknown_schema_version", None),
+    ("missing_field", None),
+    ("wrong_type", None),
+    ("invalid_value", None),
+    ("key_mismatch", None),
+    ("unknown_arm", None),
+)
+
+
+def malformed(reason: str, raw: bytes | None, i: int, user: str) -> tuple[bytes, bytes]:
+    valid = request(100_000 + i, user)
+    if raw is not None:
+        return user.encode(), raw
+    broken = dict(valid)
+    if reason == "unknown_schema_version":
+        broken["schema_version"] = 99
+    elif reason == "missing_field":
+        del broken["event_id"]
+    elif reason == "wrong_type":
+        broken["ts"] = "yesterday"
+    elif reason == "invalid_value":
+        broken["ts"] = -5
+    elif reason == "key_mismatch":
+        return b"someone-else", json.dumps(broken).encode()
+    elif reason == "unknown_arm":
+        broken["candidates"] = ["no_such_product:no_such_strategy"]
+    return user.encode(), json.dumps(broken).encode()
+
+
+def test_malformed_events_are_dead_lettered_and_valid_ones_processed(
+    kafka_settings: Settings, tmp_path: Path
+) -> None:
+    rng = random.Random(11)
+    events: list[tuple[bytes, bytes]] = []
+    bad: list[tuple[str, bytes]] = []
+    valid_ids = []
+    for i in range(1000):
+        user = f"user-{i % 50}"
+        if i % 2:
+            reason, raw = MALFORMED_KINDS[rng.randrange(len(MALFORMED_KINDS))]
+            key, value = malformed(reason, raw, i, user)
+            bad.append((reason, value))
+        else:
+            ok = request(i, user)
+            key, value = user.encode(), json.dumps(ok).encode()
+            valid_ids.append(ok["event_id"])
+        events.append((key, value))
+    assert len(bad) == 500 and len({r for r, _ in bad}) >= 8
+
+    worker = WorkerProcess(kafka_settings, tmp_path / "worker.log").start()
+    try:
+        produce_json(kafka_settings, "decision-requests", events)
+        decisions = read_json(kafka_settings, "decisions", expect=len(valid_ids))
+        letters = read_json(kafka_settings, "dead-letter", expect=len(bad))
+        assert worker.alive
+        exposition = worker.metrics()
+    finally:
+        worker.stop()
+
+    assert sorted(d["request_id"] for d in decisions) == sorted(valid_ids)
+    assert len(letters) == 500
+    assert sorted((l["reason"], base64.b64decode(l["original_base64"])) for l in letters) == sorted(
+        bad
+    )
+    assert all(l["source_topic"] == kafka_settings.topic("decision-requests") for l in letters)
+    assert all(l["offset"] >= 0 and 0 <= l["partition"] < 4 for l in letters)
+    for reason, count in Counter(r for r, _ in bad).items():
+        assert metric_value(exposition, "nudge_dead_letters_total", reason=reason) == count

@@ -1,0 +1,148 @@
+"""Helpers for broker-backed tests: unique settings per test, a worker subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from streams.broker import free_port
+from streams.kafka_io import make_producer
+from streams.settings import Settings
+
+__all__ = ["WorkerProcess", "produce_json", "scrape", "settings_env"]
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a ``nudge`` subprocess use ``settings``."""
+    return {
+        **os.environ,
+        "NUDGE_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+        "NUDGE_TOPIC_PREFIX": settings.topic_prefix,
+        "NUDGE_PARTITIONS": str(settings.partitions),
+        "NUDGE_APP_ID": settings.app_id,
+        "NUDGE_STATE_DIR": str(settings.state_dir),
+        "NUDGE_MODEL_DIR": str(settings.model_dir),
+        "NUDGE_METRICS_PORT": str(settings.metrics_port),
+        "NUDGE_POLICY": settings.policy,
+        "NUDGE_POLICY_PARAMS": json.dumps(dict(settings.policy_params)),
+        "NUDGE_MAX_EVENT_BYTES": str(settings.max_event_bytes),
+        "NUDGE_LOG_LEVEL": "warning",
+    }
+
+
+@dataclass
+class WorkerProcess:
+    """``nudge worker`` in a subprocess; ``start`` returns once it consumes."""
+
+    settings: Settings
+    log_path: Path
+    extra_args: Iterable[str] = ()
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    def start(self, timeout_seconds: float = 90) -> WorkerProcess:
+        self.settings = self.settings.with_(metrics_port=free_port())
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        env = settings_env(self.settings) | {"NUDGE_LOG_LEVEL": "info"}
+        cmd = [sys.executable, "-m", "streams.cli", "worker", *self.extra_args]
+        self.process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self._wait_ready(timeout_seconds)
+        return self
+
+    def _wait_ready(self, timeout_seconds: float) -> None:
+        deadline = time.monotonic() + timeout_seconds
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
+            if b"Worker ready" in self.log_path.read_bytes():
+                return
+            time.sleep(0.25)
+        raise TimeoutError(f"worker not ready: {self.log_path.read_text()[-3000:]}")
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def metrics(self) -> str:
+        return scrape(self.settings.metrics_port)
+
+    def stop(self, timeout_seconds: float = 60) -> int:
+        """SIGTERM (graceful: commits offsets, flushes state) and wait."""
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout_seconds)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return int(self.process.returncode or 0)
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, nothing flushed."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return response.read().decode()
+
+
+def produce_json(settings: Settings, kind: str, events: Iterable[Any]) -> int:
+    """Produce events (dicts, or raw ``(key, bytes)`` pairs) to the topic of ``kind``."""
+    producer = make_producer(settings.bootstrap_servers)
+    count = 0
+    for event in events:
+        if isinstance(event, tuple):
+            key, value = event
+        else:
+            key, value = event["user_id"].encode(), json.dumps(event).encode()
+        producer.produce(settings.topic(kind), key=key, value=value)
+        producer.poll(0)
+        count += 1
+    if producer.flush(30) != 0:
+        raise RuntimeError("events not delivered within 30 s")
+    return count
+
+
+def committed_lag(settings: Settings, kinds: Iterable[str]) -> int:
+    """Messages of ``kinds``' topics not yet committed by the worker's consumer group."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers,
+                         "group.id": settings.app_id, "enable.auto.commit": False})  # fmt: skip
+    try:
+        tps = [TopicPartition(settings.topic(k), p) for k in kinds for p in range(settings.partitions)]
+        committed = consumer.committed(tps, timeout=10)
+        lag = 0
+        for tp in committed:
+            high = consumer.get_watermark_offsets(tp, timeout=10)[1]
+            lag += high - max(tp.offset, 0)
+        return lag
+    finally:
+        consumer.close()
+
+
+def wait_until_caught_up(
+    settings: Settings, kinds: Iterable[str] = ("decision-requests", "impressions", "conversions"),
+    timeout_seconds: float = 120,
+) -> None:
+    """Block until the worker group committed every message of ``kinds``."""
+    kinds = tuple(kinds)
+    deadline = time.monotonic() + timeout_seconds
+    while (lag := committed_lag(settings, kinds)) > 0:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"worker still {lag} messages behind")
+        time.sleep(0.5)
