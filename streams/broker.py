@@ -189,13 +189,14 @@ class LocalBroker:
         from confluent_kafka.admin import AdminClient
 
         deadline = time.monotonic() + timeout_seconds
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
+        admin = None  # created once the port listens, so librdkafka logs no refusals
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 self._pid_file.unlink(missing_ok=True)
                 tail = (self.data_dir / "broker.out").read_text(errors="replace")[-1500:]
                 raise BrokerError(f"broker exited with status {process.returncode}: {tail}")
             if _serves(self.port):
+                admin = admin or AdminClient({"bootstrap.servers": self.bootstrap_servers})
                 try:
                     if admin.list_topics(timeout=2).brokers:
                         return

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "streams.commands.worker",
     "streams.commands.catalog",
     "streams.commands.state",
+    "streams.commands.demo",
 )
 
 DESCRIPTION = """\

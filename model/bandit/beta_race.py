@@ -5,7 +5,7 @@
     P_i = integral over x of  f_i(x) * prod_{j != i} F_j(x)  dx
 
 where ``f_i``/``F_i`` are the density and CDF of ``Beta(alpha_i, beta_i)``. Each arm's
-mass is integrated cell by cell on one shared grid of [0, 1] made of a uniform part, 33
+mass is integrated cell by cell on one shared grid of [0, 1] made of a uniform part, 25
 points within 8 standard deviations of every arm's mean (so narrow posteriors are
 resolved) and log-spaced points towards 0 and 1 (where a shape below 1 makes the
 density singular). Interior cells use the trapezoid rule on the density; the two end
@@ -20,7 +20,7 @@ sampler), so posteriors with ``beta`` below about 0.05 race poorly near 1; Thomp
 keeps its prior mean at most 0.95 and its prior strength at least 1, which avoids them.
 Checked against 400,000-draw Monte Carlo in the tests (cold start with shapes near 0,
 thousands of impressions, near ties): the largest error is below 0.01 (typically 0.002).
-Cost: about ``n * (900 + 33 n)`` density evaluations (20 arms: ~1 ms).
+Cost: about ``n * (500 + 25 n)`` density evaluations (20 arms: 1-3 ms).
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ import numpy as np
 
 __all__ = ["win_probabilities"]
 
-_UNIFORM = np.linspace(0.0, 1.0, 513)
-_EDGES = np.geomspace(1e-12, 0.05, 200)
-_LOCAL = np.linspace(-8.0, 8.0, 33)
+_UNIFORM = np.linspace(0.0, 1.0, 257)
+_EDGES = np.geomspace(1e-12, 0.05, 120)
+_LOCAL = np.linspace(-8.0, 8.0, 25)
 
 
 def _grid(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:

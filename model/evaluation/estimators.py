@@ -11,7 +11,7 @@ Shared arguments (the OBP convention, 2-d action distributions):
   ``(n, n_arms)`` (DR only; any model: the two-tower scorer, a fitted table, the truth).
 
 Every ``estimate_*`` returns an :class:`Estimate` with a percentile bootstrap interval
-(Poisson bootstrap: each round weighted by a Poisson(1) count, ``n_bootstrap`` times).
+(rounds resampled with replacement ``n_bootstrap`` times).
 """
 
 from __future__ import annotations
@@ -53,15 +53,17 @@ def bootstrap_ratio(
     n_bootstrap: int = 200,
     alpha: float = 0.05,
 ) -> tuple[float, float]:
-    """Percentile interval of ``sum(w * numerator) / sum(w * denominator)`` over Poisson(1)
-    weights ``w`` (``denominator=None``: ones, i.e. a mean). Memory O(64 * n)."""
+    """Percentile interval of ``sum(numerator[s]) / sum(denominator[s])`` over bootstrap
+    resamples ``s`` of the rounds (``denominator=None``: ``len(s)``, i.e. a mean)."""
     n = len(numerator)
-    den = np.ones(n) if denominator is None else denominator
     values = np.empty(n_bootstrap)
-    for start in range(0, n_bootstrap, 64):
-        weights = rng.poisson(1.0, (min(64, n_bootstrap - start), n)).astype(np.float64)
+    rows = max(1, min(n_bootstrap, 2_000_000 // max(n, 1)))  # bound memory to ~16 MB
+    for start in range(0, n_bootstrap, rows):
+        index = rng.integers(n, size=(min(rows, n_bootstrap - start), n), dtype=np.int32)
+        top = numerator[index].sum(1)
+        bottom = float(n) if denominator is None else denominator[index].sum(1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            values[start : start + len(weights)] = (weights @ numerator) / (weights @ den)
+            values[start : start + len(index)] = top / bottom
     values = values[np.isfinite(values)]
     if len(values) == 0:
         return float("nan"), float("nan")

@@ -66,6 +66,11 @@ class Population:
         risk = self.risk_tolerance[users].astype(np.int64) - 1
         return (band * 5 + risk) * 2 + self.risky_investment[users]
 
+    def segment_names(self, users: np.ndarray) -> np.ndarray:
+        """Segment name of each user, ``(len(users),)`` str (vectorised ``segment``)."""
+        names = np.array([segment_name(code) for code in range(30)])
+        return names[self.segment_codes(users)]
+
     def context(self, i: int) -> dict[str, Any]:
         """The decision-request ``context`` of user ``i`` (observed features only)."""
         return {

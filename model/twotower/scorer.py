@@ -69,7 +69,7 @@ class TwoTowerScorer:
         self.spec: FeatureSpec = artifact.spec
         self.user_tower = NumpyTower.from_weights(artifact.weights, "user")
         self.arm_tower = NumpyTower.from_weights(artifact.weights, "arm")
-        self.bias = float(artifact.weights["bias"])
+        self.bias = float(np.asarray(artifact.weights["bias"]).reshape(-1)[0])
         self.slope, self.intercept = (float(v) for v in artifact.model["calibration"])
         self.base_rate = float(artifact.model.get("base_rate", 0.1))
         self._row = {arm_id: i for i, arm_id in enumerate(catalog.arm_ids)}

@@ -51,7 +51,7 @@ class TrainConfig:
     pairwise_weight: float = 1.0
     id_dropout: float = 0.1
     seed: int = 0
-    threads: int | None = None
+    threads: int | None = 1  # small towers gain nothing from intra-op threads; None = torch default
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:

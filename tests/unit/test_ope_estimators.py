@@ -32,8 +32,8 @@ def world():
     return env, model, target, truth
 
 
-def _segments(env: Environment, users: np.ndarray) -> list[str]:
-    return [env.population.segment(int(u)) for u in users]
+def _segments(env: Environment, users: np.ndarray) -> np.ndarray:
+    return env.population.segment_names(users)
 
 
 def _estimates(env, model, target, seed):

@@ -1,0 +1,259 @@
+"""``nudge demo``: the whole loop on one machine, against simulated users with known truth.
+
+Starts a local broker, creates the topics, starts workers (two by default, so partitions
+are shared) and the periodic trainer, then drives simulated users: decision requests in,
+decisions out, impressions and conversions drawn from the simulator's ground truth. Ends
+with a report of nudgeflow's conversion rate over time against the rule-based and
+uniform-random baselines and the oracle. Everything it started is stopped, also on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from tqdm import tqdm
+
+from model.simulator import Environment, build_logging_policy
+from streams.broker import LocalBroker, free_port
+from streams.demo_report import Tally, write_report
+from streams.kafka_io import make_consumer, make_producer
+from streams.settings import Settings
+from streams.topics import create_topics
+
+__all__ = ["DemoConfig", "run_demo"]
+T0_MS = 1_767_225_600_000  # simulated clock starts 2026-01-01
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    out_dir: Path = Path(".nudge/demo")
+    duration_seconds: float = 180.0
+    requests_per_second: float = 100.0
+    users: int = 3000
+    seed: int = 7
+    workers: int = 2
+    partitions: int = 4
+    policy: str = "thompson"
+    train_every_seconds: float = 40.0
+    windows: int = 6
+
+
+class Services:
+    """The processes the demo started; ``close`` stops them all (idempotent)."""
+
+    def __init__(self, config: DemoConfig, settings: Settings, port: int) -> None:
+        self.config, self.settings = config, settings
+        self.broker = LocalBroker(config.out_dir / "broker", port=port)
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.metrics_ports: list[int] = []
+
+    def start(self, log_path: Path) -> list[str]:
+        notes = []
+        self.broker.start()
+        create_topics(self.settings)
+        for i in range(self.config.workers):
+            port = free_port()
+            state_dir = self.config.out_dir / f"worker-{i}"
+            self._spawn(["worker", "--state-dir", str(state_dir), "--metrics-port", str(port)],
+                        f"worker-{i}.log")  # fmt: skip
+            self.metrics_ports.append(port)
+        if importlib.util.find_spec("streams.commands.train") is None:
+            notes.append("trainer: not available in this build; workers serve the prior only")
+        else:
+            self._spawn(_trainer_args(self.config, log_path), "trainer.log")
+        return notes
+
+    def _spawn(self, args: list[str], log_name: str) -> None:
+        out = open(self.config.out_dir / log_name, "ab")  # noqa: SIM115 - owned by the child
+        env = {**os.environ, **_env(self.settings)}
+        process = subprocess.Popen([sys.executable, "-m", "streams.cli", *args], env=env,
+                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        self.processes.append(process)
+
+    def alive(self) -> bool:
+        return all(p.poll() is None for p in self.processes)
+
+    def model_version(self) -> str:
+        for port in self.metrics_ports:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                    match = re.search(r'nudge_model_info\{version="([^"]*)"', r.read().decode())
+                    if match:
+                        return match.group(1)
+            except OSError:
+                continue
+        return "?"
+
+    def close(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.processes.clear()
+        self.broker.stop()
+
+
+def _trainer_args(config: DemoConfig, log_path: Path) -> list[str]:
+    return ["train", "--input", str(log_path), "--every", f"{config.train_every_seconds:g}s"]
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    return {"NUDGE_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+            "NUDGE_TOPIC_PREFIX": settings.topic_prefix,
+            "NUDGE_PARTITIONS": str(settings.partitions), "NUDGE_APP_ID": settings.app_id,
+            "NUDGE_MODEL_DIR": str(settings.model_dir), "NUDGE_POLICY": settings.policy,
+            "NUDGE_POLICY_PARAMS": json.dumps(dict(settings.policy_params)),
+            "NUDGE_LOG_LEVEL": "warning"}  # fmt: skip
+
+
+class Driver:
+    """Simulated users: sends requests at a steady rate, answers decisions with outcomes
+    drawn from the ground truth, and writes every event to a JSONL log for the trainer."""
+
+    def __init__(self, config: DemoConfig, settings: Settings, log: IO[bytes]) -> None:
+        self.config, self.settings, self.log = config, settings, log
+        self.env = Environment.build(config.users, seed=config.seed)
+        self.rng = np.random.default_rng(config.seed)
+        self.baselines = {"rule-based": build_logging_policy("rule"),
+                          "uniform": build_logging_policy("uniform")}  # fmt: skip
+        self.producer = make_producer(settings.bootstrap_servers)
+        self.consumer = make_consumer(settings.bootstrap_servers)
+        self.consumer.subscribe([settings.topic("decisions")])
+        self.tally = Tally(config.windows, config.duration_seconds)
+        self.window_of: dict[str, int] = {}
+        self.sent = 0
+        self.model_version = "?"
+
+    def send(self, count: int, window: int, now_ms: int) -> None:
+        users = self.rng.integers(0, self.env.n_users, count)
+        for user in users:
+            user_id = self.env.user_id(int(user))
+            event = {"type": "decision-request", "schema_version": 1,
+                     "event_id": f"demo-{self.config.seed}-{self.sent}", "ts": now_ms,
+                     "user_id": user_id, "context": self.env.context(int(user))}  # fmt: skip
+            self._produce("decision-requests", user_id, event)
+            self.window_of[event["event_id"]] = window
+            self.sent += 1
+        self._expect_baselines(users, window)
+
+    def _expect_baselines(self, users: np.ndarray, window: int) -> None:
+        self.tally.requests[window] += len(users)
+        for name, policy in self.baselines.items():
+            value = self.env.policy_value(users, policy.action_dist(self.env, users))
+            self.tally.expected[name][window] += value * len(users)
+        self.tally.expected["oracle"][window] += self.env.best_arm(users)[1].sum()
+
+    def answer(self, now_ms: int) -> int:
+        """Read decisions; show each (impression) and maybe convert (purchase)."""
+        messages = self.consumer.consume(1000, timeout=0.05)
+        for message in messages:
+            if message.error() is None:
+                self._outcome(json.loads(message.value()), now_ms)
+        return len(messages)
+
+    def _outcome(self, decision: dict[str, Any], now_ms: int) -> None:
+        self.log.write(json.dumps(decision).encode() + b"\n")
+        window = self.window_of.pop(decision["request_id"], None)
+        if window is None or decision["arm_id"] is None:
+            return
+        user, arm = decision["user_id"], decision["arm_id"]
+        probability = float(self.env.conversion_probability(user, arm)[0])
+        self.tally.decisions[window] += 1
+        self.tally.expected["nudgeflow"][window] += probability
+        base = {"schema_version": 1, "ts": now_ms, "user_id": user,
+                "decision_id": decision["decision_id"]}  # fmt: skip
+        self._produce("impressions", user, {**base, "type": "impression", "arm_id": arm,
+                                             "event_id": f"imp-{decision['decision_id']}"})  # fmt: skip
+        if self.rng.random() < probability:
+            self.tally.purchases[window] += 1
+            self._produce("conversions", user, {**base, "type": "conversion", "kind": "purchase",
+                                                 "ts": now_ms + 1,
+                                                 "event_id": f"buy-{decision['decision_id']}"})  # fmt: skip
+
+    def _produce(self, kind: str, user_id: str, event: dict[str, Any]) -> None:
+        line = json.dumps(event).encode()
+        self.log.write(line + b"\n")
+        self.producer.produce(self.settings.topic(kind), key=user_id.encode(), value=line)
+        self.producer.poll(0)
+
+    def close(self) -> None:
+        self.producer.flush(10)
+        self.consumer.close()
+
+
+def _drive(config: DemoConfig, settings: Settings, services: Services, log: IO[bytes]) -> Tally:
+    driver = Driver(config, settings, log)
+    started = time.monotonic()
+    bar = tqdm(total=int(config.duration_seconds), unit="s", desc="live traffic",
+               bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt}s {postfix}")  # fmt: skip
+    try:
+        while (elapsed := time.monotonic() - started) < config.duration_seconds:
+            now_ms = T0_MS + int(elapsed * 1000) * 60  # one real second = one simulated minute
+            due = int(elapsed * config.requests_per_second) - driver.sent
+            if due > 0:
+                driver.send(due, driver.tally.window(elapsed), now_ms)
+            driver.answer(now_ms)
+            if int(elapsed) > bar.n:
+                _progress(bar, driver, services, int(elapsed))
+            if not services.alive():
+                raise RuntimeError(f"a demo process died; see logs in {config.out_dir}")
+        _drain(driver, T0_MS + int(config.duration_seconds * 60_000))
+    finally:
+        bar.close()
+        driver.close()
+    return driver.tally
+
+
+def _progress(bar: tqdm, driver: Driver, services: Services, second: int) -> None:
+    decided = int(driver.tally.decisions.sum())
+    bought = int(driver.tally.purchases.sum())
+    if second % 5 == 0:
+        driver.model_version = services.model_version()
+    version = driver.model_version
+    bar.set_postfix_str(f"requests={driver.sent} decisions={decided} purchases={bought} "
+                        f"CR={100 * bought / max(decided, 1):.1f}% model={version}")  # fmt: skip
+    bar.update(second - bar.n)
+
+
+def _drain(driver: Driver, now_ms: int, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while driver.window_of and time.monotonic() < deadline:
+        driver.answer(now_ms)
+
+
+def run_demo(config: DemoConfig) -> str:
+    """Run the demo; returns the report text. Files land in ``config.out_dir``."""
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    settings = Settings(bootstrap_servers=f"127.0.0.1:{port}", partitions=config.partitions,
+                        app_id="nudgeflow-demo", model_dir=config.out_dir / "models",
+                        policy=config.policy, policy_params={})  # fmt: skip
+    services = Services(config, settings, port)
+    log_path = config.out_dir / "events.jsonl"
+    try:
+        print(f"starting Kafka on {settings.bootstrap_servers}, {config.workers} workers, trainer")
+        notes = services.start(log_path)
+        with open(log_path, "wb", buffering=1 << 16) as log:
+            tally = _drive(config, settings, services, log)
+    finally:
+        print("stopping workers, trainer and broker")
+        services.close()
+    notes.append(f"files: {config.out_dir}/report.md, conversion_rate.png, events.jsonl, *.log")
+    return write_report(tally, config.out_dir, notes)
