@@ -78,6 +78,8 @@ class Catalog:
     retired: frozenset[str] = frozenset()
     version: int = 1
     _index: Mapping[str, int] = field(init=False, repr=False, compare=False)
+    _arm_ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _active_ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         index = {arm.arm_id: i for i, arm in enumerate(self.arms)}
@@ -86,7 +88,11 @@ class Catalog:
         unknown = self.retired - index.keys()
         if unknown:
             raise CatalogError(f"retired arms not in catalog: {sorted(unknown)}")
+        # Computed once: the worker asks for these on every decision.
         object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_arm_ids", tuple(index))
+        active = tuple(a for a in index if a not in self.retired)
+        object.__setattr__(self, "_active_ids", active)
 
     def __contains__(self, arm_id: object) -> bool:
         return arm_id in self._index
@@ -102,11 +108,11 @@ class Catalog:
 
     @property
     def arm_ids(self) -> tuple[str, ...]:
-        return tuple(arm.arm_id for arm in self.arms)
+        return self._arm_ids
 
     @property
     def active_ids(self) -> tuple[str, ...]:
-        return tuple(a for a in self.arm_ids if a not in self.retired)
+        return self._active_ids
 
     def unknown(self, arm_ids: Iterable[str]) -> list[str]:
         return [a for a in arm_ids if a not in self._index]

@@ -73,10 +73,28 @@ def write_jsonl(path: str | Path, events: Iterable[LogEvent]) -> int:
 
 
 _PARQUET_COLUMNS = (
-    "type", "schema_version", "event_id", "ts", "user_id", "context", "candidates",
-    "touchpoint", "decision_id", "request_id", "arm_id", "product_id", "strategy_id",
-    "propensity", "explored", "policy", "model_version", "score", "reason", "kind", "value",
-)  # fmt: skip
+    "type",
+    "schema_version",
+    "event_id",
+    "ts",
+    "user_id",
+    "context",
+    "candidates",
+    "touchpoint",
+    "decision_id",
+    "request_id",
+    "arm_id",
+    "product_id",
+    "strategy_id",
+    "propensity",
+    "explored",
+    "policy",
+    "model_version",
+    "score",
+    "reason",
+    "kind",
+    "value",
+)
 _JSON_COLUMNS = ("context", "candidates")
 
 
@@ -108,8 +126,14 @@ def write_parquet(path: str | Path, events: Iterable[LogEvent], batch_rows: int 
 
 
 def _arrow_type(pa: object, column: str) -> object:
-    types = {"schema_version": "int64", "ts": "int64", "propensity": "float64",
-             "score": "float64", "value": "float64", "explored": "bool_"}  # fmt: skip
+    types = {
+        "schema_version": "int64",
+        "ts": "int64",
+        "propensity": "float64",
+        "score": "float64",
+        "value": "float64",
+        "explored": "bool_",
+    }
     return getattr(pa, types.get(column, "string"))()
 
 

@@ -24,6 +24,11 @@ COMMAND_MODULES = (
     "streams.commands.catalog",
     "streams.commands.state",
     "streams.commands.demo",
+    "streams.commands.train",
+    "streams.commands.simulate",
+    "streams.commands.replay",
+    "streams.commands.evaluate",
+    "streams.commands.abtest",
 )
 
 DESCRIPTION = """\

@@ -38,8 +38,11 @@ from state import UserStore
 
 __all__ = ["Checkpoint", "KafkaReplay", "ReplaySummary", "replay_offline", "wire_bytes"]
 
-_KIND_TOPIC = {DecisionRequest: "decision-requests", Impression: "impressions",
-               Conversion: "conversions"}  # fmt: skip
+_KIND_TOPIC = {
+    DecisionRequest: "decision-requests",
+    Impression: "impressions",
+    Conversion: "conversions",
+}
 
 
 @dataclass
@@ -58,9 +61,11 @@ class ReplaySummary:
 
 
 def replay_offline(
-    events: Iterable[LogEvent], engine: Engine, store: UserStore,
+    events: Iterable[LogEvent],
+    engine: Engine,
+    store: UserStore,
     progress: Callable[[int], None] | None = None,
-) -> ReplaySummary:  # fmt: skip
+) -> ReplaySummary:
     """Apply a log to ``store`` through ``engine.step``; see the module docstring."""
     summary = ReplaySummary()
     logged: dict[str, str | None] = {}
@@ -83,14 +88,20 @@ def replay_offline(
     return summary
 
 
-def _count_match(summary: ReplaySummary, event: LogEvent, outcome: Outcome,
-                 logged: dict[str, str | None], chosen: dict[str, str | None]) -> None:  # fmt: skip
-    if isinstance(event, Impression) and outcome is Outcome.APPLIED:
-        if chosen.get(event.decision_id) == event.arm_id:
-            summary.matched += 1
-    elif isinstance(event, Conversion) and event.decision_id and outcome is Outcome.APPLIED:
-        if chosen.get(event.decision_id) == logged.get(event.decision_id, ""):
-            summary.matched_conversions += 1
+def _count_match(
+    summary: ReplaySummary,
+    event: LogEvent,
+    outcome: Outcome,
+    logged: dict[str, str | None],
+    chosen: dict[str, str | None],
+) -> None:
+    if outcome is not Outcome.APPLIED:
+        return
+    if isinstance(event, Impression) and chosen.get(event.decision_id) == event.arm_id:
+        summary.matched += 1
+    elif isinstance(event, Conversion) and event.decision_id is not None:
+        matched = chosen.get(event.decision_id) == logged.get(event.decision_id, "")
+        summary.matched_conversions += matched
 
 
 def _kind(event: LogEvent) -> str:
@@ -130,8 +141,12 @@ class Checkpoint:
         parts[str(partition)] = max(parts.get(str(partition), 0), offset + 1)
 
     def save(self, path: Path) -> None:
-        doc = {"watermark": self.watermark, "done_above": sorted(self.done_above),
-               "next_offsets": self.next_offsets, "finished": self.finished}  # fmt: skip
+        doc = {
+            "watermark": self.watermark,
+            "done_above": sorted(self.done_above),
+            "next_offsets": self.next_offsets,
+            "finished": self.finished,
+        }
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(json.dumps(doc))
         tmp.replace(path)
@@ -141,8 +156,12 @@ class Checkpoint:
         if not path.exists():
             return cls()
         doc = json.loads(path.read_text())
-        return cls(int(doc["watermark"]), set(doc["done_above"]),
-                   doc["next_offsets"], bool(doc.get("finished")))  # fmt: skip
+        return cls(
+            int(doc["watermark"]),
+            set(doc["done_above"]),
+            doc["next_offsets"],
+            bool(doc.get("finished")),
+        )
 
 
 class Sink(Protocol):
@@ -166,7 +185,8 @@ class KafkaReplay:
     ``already_published(next_offsets) -> set[event_id]`` scans the topics from the
     checkpointed offsets (see the module docstring); ``feed`` gives emitted decisions
     (None disables causal gating); ``speed`` > 0 paces by event time (2.0 = twice real
-    time); ``max_events`` stops after that many publications (an interruption on purpose).
+    time); ``max_events`` stops once that many were published (an interruption on
+    purpose; held events released in the same poll may add a few).
     """
 
     sink: Sink
@@ -185,8 +205,12 @@ class KafkaReplay:
     _decided: set[str] = field(default_factory=set)
     _unconfirmed: int = 0
 
-    def run(self, events: Iterable[LogEvent], max_events: int | None = None,
-            progress: Callable[[int], None] | None = None) -> int:  # fmt: skip
+    def run(
+        self,
+        events: Iterable[LogEvent],
+        max_events: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
         """Publish what the checkpoint says is left; returns how many were published."""
         self.checkpoint = Checkpoint.load(self.checkpoint_path)
         seen_in_topics = self.already_published(self.checkpoint.next_offsets)
@@ -194,10 +218,12 @@ class KafkaReplay:
         for position, event in enumerate(events):
             if max_events is not None and self.published >= max_events:
                 break
-            if self.checkpoint.is_done(position) or isinstance(event, Decision):
+            if isinstance(event, Decision):
                 self._skip(position, progress)
                 continue
-            if event.event_id in seen_in_topics:
+            if self.checkpoint.is_done(position) or event.event_id in seen_in_topics:
+                if isinstance(event, DecisionRequest):  # published before: still gate on it
+                    self._pending_decisions.add(decision_id_for(event.event_id))
                 self._skip(position, progress)
                 continue
             clock.wait(event.ts)
@@ -221,8 +247,9 @@ class KafkaReplay:
         ref = getattr(event, "decision_id", None)
         return ref is not None and ref in self._pending_decisions and ref not in self._decided
 
-    def _offer(self, position: int, event: LogEvent,
-               progress: Callable[[int], None] | None) -> None:  # fmt: skip
+    def _offer(
+        self, position: int, event: LogEvent, progress: Callable[[int], None] | None
+    ) -> None:
         if self._blocked(event):
             self._held.setdefault(event.user_id, deque()).append((position, event))
             if sum(len(q) for q in self._held.values()) > self.max_held:
@@ -232,8 +259,9 @@ class KafkaReplay:
         if self.published % 200 == 0:
             self._release(progress, wait=False)
 
-    def _publish(self, position: int, event: LogEvent,
-                 progress: Callable[[int], None] | None) -> None:  # fmt: skip
+    def _publish(
+        self, position: int, event: LogEvent, progress: Callable[[int], None] | None
+    ) -> None:
         topic = self.topics[_KIND_TOPIC[type(event)]]
 
         def delivered(error: Any, message: Any) -> None:
@@ -244,8 +272,9 @@ class KafkaReplay:
 
         if isinstance(event, DecisionRequest):
             self._pending_decisions.add(decision_id_for(event.event_id))
-        self.sink.produce(topic, value=wire_bytes(event), key=event.user_id.encode(),
-                          on_delivery=delivered)  # fmt: skip
+        self.sink.produce(
+            topic, value=wire_bytes(event), key=event.user_id.encode(), on_delivery=delivered
+        )
         self.sink.poll(0)
         self.published += 1
         self._unconfirmed += 1
@@ -272,8 +301,10 @@ class KafkaReplay:
             if released or not wait or not self._held:
                 return
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(self._held)} users' events still wait for decisions "
-                                   "after the gate timeout; is the worker running?")  # fmt: skip
+                raise TimeoutError(
+                    f"{len(self._held)} users' events still wait for decisions "
+                    "after the gate timeout; is the worker running?"
+                )
             self._confirm()  # requests must reach the broker before the worker can decide
             time.sleep(0.05)
 

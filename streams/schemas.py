@@ -86,7 +86,7 @@ def decode_event(
 
 
 def _classify(raw: bytes, message: str) -> Rejection:
-    if message.startswith("Expected `object`"):
+    if message.startswith("Expected `object`") and " - at `$." not in message:
         return Rejection("not_an_object", message)
     version = msgspec.json.decode(raw, type=_Versioned).schema_version
     if version is not None and version != SCHEMA_VERSION:

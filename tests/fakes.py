@@ -120,7 +120,9 @@ class Events:
         )
 
 
-def stats_of(impressions: Sequence[float], conversions: Sequence[float]) -> list[ArmStats]:
+def stats_of(
+    impressions: Sequence[float] | np.ndarray, conversions: Sequence[float] | np.ndarray
+) -> list[ArmStats]:
     return [
         ArmStats(impressions=float(n), conversions=float(c), reward_sum=float(c))
         for n, c in zip(impressions, conversions, strict=True)

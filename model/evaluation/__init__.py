@@ -43,4 +43,3 @@ __all__ = [
     "split_half_bound",
     "two_proportion_ztest",
 ]
-

@@ -57,5 +57,17 @@ def two_proportion_ztest(
     se = math.sqrt(rate_a * (1 - rate_a) / n_a + rate_b * (1 - rate_b) / n_b)
     half = _normal_quantile(1 - alpha / 2) * se
     lift = diff / rate_a if rate_a > 0 else float("inf") if diff > 0 else 0.0
-    return ABResult(successes_a, n_a, successes_b, n_b, rate_a, rate_b, diff,
-                    diff - half, diff + half, lift, z, p_value)  # fmt: skip
+    return ABResult(
+        successes_a,
+        n_a,
+        successes_b,
+        n_b,
+        rate_a,
+        rate_b,
+        diff,
+        diff - half,
+        diff + half,
+        lift,
+        z,
+        p_value,
+    )

@@ -74,21 +74,32 @@ def bootstrap_ratio(
 def _check(reward: np.ndarray, action: np.ndarray, action_dist: np.ndarray) -> None:
     n = len(reward)
     if action.shape != (n,) or action_dist.ndim != 2 or action_dist.shape[0] != n:
-        raise ValueError(f"reward (n,), action (n,), action_dist (n, n_arms) must align; got "
-                         f"{reward.shape}, {action.shape}, {action_dist.shape}")  # fmt: skip
+        raise ValueError(
+            f"reward (n,), action (n,), action_dist (n, n_arms) must align; got "
+            f"{reward.shape}, {action.shape}, {action_dist.shape}"
+        )
     if n == 0:
         raise ValueError("no logged rounds")
 
 
 def _weights(action: np.ndarray, pscore: np.ndarray, action_dist: np.ndarray) -> np.ndarray:
     if np.any(pscore <= 0):
-        raise ValueError("pscore must be > 0 (a deterministic logging policy cannot be "
-                         "evaluated off-policy for other arms)")  # fmt: skip
+        raise ValueError(
+            "pscore must be > 0 (a deterministic logging policy cannot be "
+            "evaluated off-policy for other arms)"
+        )
     return action_dist[np.arange(len(action)), action] / pscore
 
 
-def _result(name: str, num: np.ndarray, den: np.ndarray | None, n_used: int,
-            rng: np.random.Generator, n_bootstrap: int, alpha: float) -> Estimate:  # fmt: skip
+def _result(
+    name: str,
+    num: np.ndarray,
+    den: np.ndarray | None,
+    n_used: int,
+    rng: np.random.Generator,
+    n_bootstrap: int,
+    alpha: float,
+) -> Estimate:
     value = float(num.sum() / (len(num) if den is None else den.sum()))
     low, high = bootstrap_ratio(num, den, rng, n_bootstrap, alpha)
     return Estimate(name, value, low, high, len(num), n_used)
@@ -162,8 +173,10 @@ def estimate_dr(
     unbiased when either the propensities or the reward model are right."""
     _check(reward, action, action_dist)
     if estimated_rewards.shape != action_dist.shape:
-        raise ValueError(f"estimated_rewards {estimated_rewards.shape} must match "
-                         f"action_dist {action_dist.shape}")  # fmt: skip
+        raise ValueError(
+            f"estimated_rewards {estimated_rewards.shape} must match "
+            f"action_dist {action_dist.shape}"
+        )
     w = _weights(action, pscore, action_dist)
     rows = np.arange(len(action))
     direct = (action_dist * estimated_rewards).sum(1)

@@ -60,7 +60,9 @@ def _arm_products(catalog: Catalog) -> tuple[tuple[str, ...], np.ndarray]:
 
 
 def feedback_from_events(
-    events: Iterable[LogEvent], catalog: Catalog, success_kinds: frozenset[str] = frozenset({"purchase"})
+    events: Iterable[LogEvent],
+    catalog: Catalog,
+    success_kinds: frozenset[str] = frozenset({"purchase"}),
 ) -> LoggedFeedback:
     """Rows from the decisions of a log; requests give contexts, conversions of
     ``success_kinds`` with a ``decision_id`` give rewards (others are ignored here)."""

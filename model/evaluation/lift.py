@@ -102,7 +102,9 @@ def split_half_bound(
     )
 
 
-def best_within_item(predicted: np.ndarray, item_of_arm: np.ndarray, item: np.ndarray) -> np.ndarray:
+def best_within_item(
+    predicted: np.ndarray, item_of_arm: np.ndarray, item: np.ndarray
+) -> np.ndarray:
     """Per round, the arm of that round's item with the highest ``predicted`` reward.
 
     predicted: ``(n, n_arms)``; item_of_arm: ``(n_arms,)``; item: ``(n,)``. Returns ``(n,)``.

@@ -32,7 +32,7 @@ class SegmentRateModel:
     @classmethod
     def fit(
         cls,
-        segment: Sequence[str],
+        segment: Sequence[str] | np.ndarray,
         action: np.ndarray,
         reward: np.ndarray,
         arm_ids: Sequence[str],
@@ -41,8 +41,7 @@ class SegmentRateModel:
     ) -> SegmentRateModel:
         """Fit from logged rounds: ``segment`` names, ``action`` arm indexes and ``reward``,
         each ``(n,)``; ``weight`` (e.g. ``1 / pscore``) corrects for a non-uniform logger."""
-        names, codes = np.unique(np.asarray(segment, dtype=object).astype(str),
-                                 return_inverse=True)  # fmt: skip
+        names, codes = np.unique(np.asarray(segment, dtype=object).astype(str), return_inverse=True)
         k, m = len(names), len(arm_ids)
         w = np.ones(len(action)) if weight is None else np.asarray(weight, float)
         flat = codes * m + action
@@ -52,11 +51,11 @@ class SegmentRateModel:
         rates = (converted + prior_strength * overall) / (shown + prior_strength)
         return cls(tuple(names), tuple(arm_ids), np.vstack([rates, overall]))
 
-    def segment_index(self, segment: Sequence[str]) -> np.ndarray:
+    def segment_index(self, segment: Sequence[str] | np.ndarray) -> np.ndarray:
         lookup = {s: i for i, s in enumerate(self.segments)}
         return np.array([lookup.get(str(s), len(self.segments)) for s in segment], np.int64)
 
-    def predict(self, segment: Sequence[str]) -> np.ndarray:
+    def predict(self, segment: Sequence[str] | np.ndarray) -> np.ndarray:
         """Predicted rate of every arm per round, ``(n, n_arms)``."""
         return self.rates[self.segment_index(segment)]
 

@@ -9,8 +9,8 @@ every method takes a scalar or a 1-d sequence)::
     env = Environment.build(n_users, catalog=None, seed=0, params=None)   # catalog=None: built-in
     env.n_users, env.n_arms, env.arm_ids, env.catalog
     env.user_id(index) -> str;  env.user_index(users) -> (n,) int64;  env.arm_index(arms)
-    env.context(user) -> dict          # decision-request context: age, income, region,
-                                       # risk_tolerance, risky_investment, phone_active_time, segment
+    env.context(user) -> dict  # the decision-request context: age, income, region,
+                               # risk_tolerance, risky_investment, phone_active_time, segment
     env.segment(user) -> str
     env.conversion_probability(users, arms) -> (n,)   # pairwise, true P(purchase)
     env.conversion_matrix(users, arms=None) -> (n, m) # every user x arm (call per batch)

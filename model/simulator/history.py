@@ -89,8 +89,14 @@ def _event_order(rounds: Rounds) -> tuple[np.ndarray, np.ndarray]:
     impression_ts = rounds.ts_ms + rounds.impression_delay_ms
     round_of = np.concatenate([index, index, index, converted])
     kind = np.repeat(np.arange(4), [n, n, n, len(converted)])
-    ts = np.concatenate([rounds.ts_ms, rounds.ts_ms, impression_ts,
-                         impression_ts[converted] + rounds.conversion_delay_ms[converted]])  # fmt: skip
+    ts = np.concatenate(
+        [
+            rounds.ts_ms,
+            rounds.ts_ms,
+            impression_ts,
+            impression_ts[converted] + rounds.conversion_delay_ms[converted],
+        ]
+    )
     order = np.lexsort((kind, round_of, ts))
     return round_of[order], kind[order]
 
@@ -105,36 +111,58 @@ def rounds_to_events(env: Environment, rounds: Rounds) -> Iterator[LogEvent]:
 
 def _request(env: Environment, r: Rounds, k: int, tag: str) -> LogEvent:
     user = int(r.users[k])
-    return DecisionRequest(schema_version=SCHEMA_VERSION, event_id=f"{tag}-r{k}",
-                           ts=int(r.ts_ms[k]), user_id=env.user_id(user),
-                           context=env.context(user))  # fmt: skip
+    return DecisionRequest(
+        schema_version=SCHEMA_VERSION,
+        event_id=f"{tag}-r{k}",
+        ts=int(r.ts_ms[k]),
+        user_id=env.user_id(user),
+        context=env.context(user),
+    )
 
 
 def _decision(env: Environment, r: Rounds, k: int, tag: str) -> LogEvent:
     arm = env.catalog.arms[int(r.arms[k])]
     decision_id = decision_id_for(f"{tag}-r{k}")
     return Decision(
-        schema_version=SCHEMA_VERSION, event_id=decision_id, ts=int(r.ts_ms[k]),
-        user_id=env.user_id(int(r.users[k])), decision_id=decision_id, request_id=f"{tag}-r{k}",
-        arm_id=arm.arm_id, product_id=arm.product.product_id,
-        strategy_id=arm.strategy.strategy_id, propensity=float(r.pscore[k]),
-        explored=bool(r.pscore[k] < 1.0), policy=r.policy, model_version="simulator", score=0.0,
-    )  # fmt: skip
+        schema_version=SCHEMA_VERSION,
+        event_id=decision_id,
+        ts=int(r.ts_ms[k]),
+        user_id=env.user_id(int(r.users[k])),
+        decision_id=decision_id,
+        request_id=f"{tag}-r{k}",
+        arm_id=arm.arm_id,
+        product_id=arm.product.product_id,
+        strategy_id=arm.strategy.strategy_id,
+        propensity=float(r.pscore[k]),
+        explored=bool(r.pscore[k] < 1.0),
+        policy=r.policy,
+        model_version="simulator",
+        score=0.0,
+    )
 
 
 def _impression(env: Environment, r: Rounds, k: int, tag: str) -> LogEvent:
-    return Impression(schema_version=SCHEMA_VERSION, event_id=f"{tag}-i{k}",
-                      ts=int(r.ts_ms[k] + r.impression_delay_ms[k]),
-                      user_id=env.user_id(int(r.users[k])),
-                      decision_id=decision_id_for(f"{tag}-r{k}"),
-                      arm_id=env.arm_ids[int(r.arms[k])])  # fmt: skip
+    return Impression(
+        schema_version=SCHEMA_VERSION,
+        event_id=f"{tag}-i{k}",
+        ts=int(r.ts_ms[k] + r.impression_delay_ms[k]),
+        user_id=env.user_id(int(r.users[k])),
+        decision_id=decision_id_for(f"{tag}-r{k}"),
+        arm_id=env.arm_ids[int(r.arms[k])],
+    )
 
 
 def _conversion(env: Environment, r: Rounds, k: int, tag: str) -> LogEvent:
     ts = r.ts_ms[k] + r.impression_delay_ms[k] + r.conversion_delay_ms[k]
-    return Conversion(schema_version=SCHEMA_VERSION, event_id=f"{tag}-c{k}", ts=int(ts),
-                      user_id=env.user_id(int(r.users[k])), kind="purchase", value=1.0,
-                      decision_id=decision_id_for(f"{tag}-r{k}"))  # fmt: skip
+    return Conversion(
+        schema_version=SCHEMA_VERSION,
+        event_id=f"{tag}-c{k}",
+        ts=int(ts),
+        user_id=env.user_id(int(r.users[k])),
+        kind="purchase",
+        value=1.0,
+        decision_id=decision_id_for(f"{tag}-r{k}"),
+    )
 
 
 _EVENT_BUILDERS = (_request, _decision, _impression, _conversion)

@@ -56,8 +56,10 @@ def test_intervals_cover_the_truth_and_dr_beats_ips(world) -> None:
         covered = sum(run[name].covers(truth) for run in runs)
         # nominal 95 %: P(Binomial(30, 0.95) < 27) is 6 %; 27/30 is the acceptance bar
         assert covered >= 27, f"{name} covered the truth {covered}/30 times"
-    errors = {name: np.mean([abs(run[name].value - truth) for run in runs])
-              for name in ("ips", "dr", "replay")}  # fmt: skip
+    errors = {
+        name: np.mean([abs(run[name].value - truth) for run in runs])
+        for name in ("ips", "dr", "replay")
+    }
     assert errors["dr"] < errors["ips"]
     # replay keeps about 1 round in 12: its error is larger, but it must still centre on
     # the truth: the mean of 30 estimates is within 3 standard errors of it

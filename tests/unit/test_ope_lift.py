@@ -7,7 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from model.evaluation import item_rates, relative_mean_cr_lift, split_half_bound, two_proportion_ztest
+from model.evaluation import (
+    item_rates,
+    relative_mean_cr_lift,
+    split_half_bound,
+    two_proportion_ztest,
+)
 from model.simulator import Environment, UniformLogging, simulate_rounds
 
 SEEDS = range(5)
@@ -50,8 +55,9 @@ def test_lift_of_the_truth_knowing_policy_approaches_the_bound(world) -> None:
             log, item, baseline = _log(env, n, seed)
             oracle = item * 9 + oracle_strategy[item]
             lift = relative_mean_cr_lift(log.reward, log.arms, item, oracle, baseline, 9)
-            bound = split_half_bound(log.reward, log.arms, item, baseline, 9, 81,
-                                     np.random.default_rng(seed))  # fmt: skip
+            bound = split_half_bound(
+                log.reward, log.arms, item, baseline, 9, 81, np.random.default_rng(seed)
+            )
             gaps.append(abs(lift.lift - bound.lift))
         return float(np.mean(gaps))
 
@@ -88,7 +94,9 @@ def test_ztest_has_its_nominal_false_positive_rate() -> None:
     rng = np.random.default_rng(0)
     trials = 2_000
     a, b = rng.binomial(500, 0.1, trials), rng.binomial(500, 0.1, trials)
-    rejected = sum(two_proportion_ztest(int(x), 500, int(y), 500).p_value < 0.05
-                   for x, y in zip(a, b, strict=True))  # fmt: skip
+    rejected = sum(
+        two_proportion_ztest(int(x), 500, int(y), 500).p_value < 0.05
+        for x, y in zip(a, b, strict=True)
+    )
     # 5 % of 2,000 = 100, binomial sd 9.7: within 4 sd
     assert abs(rejected - 100) < 40

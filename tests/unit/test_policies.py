@@ -111,7 +111,7 @@ def test_thompson_reward_target_uses_the_multi_objective_reward() -> None:
 def test_epsilon_greedy_explores_with_probability_epsilon(epsilon: float) -> None:
     stats = stats_of([50, 50, 50, 50], [5, 20, 5, 5])
     policy = EpsilonGreedy(epsilon=epsilon)
-    n = 20_000
+    n = 8000
     choices = [policy.choose(stats, FLAT, ARMS, _rng(s)) for s in range(n)]
     explored = np.mean([c.explored for c in choices])
     assert abs(explored - epsilon) <= 4 * np.sqrt(epsilon * (1 - epsilon) / n)
@@ -183,7 +183,7 @@ def test_slice_serves_its_share_uniformly_and_marks_it() -> None:
     inner = EpsilonGreedy(epsilon=0.0)
     policy = RandomizedSlice(inner, share=0.02)
     scores = np.array([0.1, 0.4, 0.1, 0.1])
-    n = 20_000
+    n = 8000
     choices = [policy.choose(COLD, scores, ARMS, _rng(s)) for s in range(n)]
     sliced = [c for c in choices if c.policy == SLICE_POLICY_NAME]
     assert abs(len(sliced) / n - 0.02) <= 4 * np.sqrt(0.02 * 0.98 / n)

@@ -103,7 +103,7 @@ def test_empirical_frequencies_match_probabilities(name: str) -> None:
     policy = build_policy(
         name, {**VALID[name], "share": 0.2} if name == "randomized-slice" else VALID[name]
     )
-    n = 3000
+    n = 1500
     counts = np.zeros(len(CANDIDATES))
     expected = np.zeros(len(CANDIDATES))
     for seed in range(n):

@@ -42,8 +42,9 @@ def test_pairwise_matrix_and_oracle_agree(env: Environment) -> None:
     assert matrix.shape == (300, env.n_arms)
     assert np.all((matrix > 0) & (matrix < 1))
     arms = np.arange(300) % env.n_arms
-    np.testing.assert_allclose(env.conversion_probability(users, arms), matrix[users, arms],
-                               rtol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(
+        env.conversion_probability(users, arms), matrix[users, arms], rtol=1e-5
+    )
     best, value = env.best_arm(users, batch_size=7)  # batches must not change the answer
     np.testing.assert_array_equal(best, matrix.argmax(1))
     np.testing.assert_allclose(value, matrix.max(1), rtol=1e-5)
@@ -59,8 +60,15 @@ def test_ids_and_indexes_are_interchangeable(env: Environment) -> None:
 
 def test_context_has_the_papers_features_and_fits_the_contract(env: Environment) -> None:
     context = env.context(7)
-    assert {"age", "income", "region", "risk_tolerance", "risky_investment",
-            "phone_active_time", "segment"} <= context.keys()  # fmt: skip
+    assert {
+        "age",
+        "income",
+        "region",
+        "risk_tolerance",
+        "risky_investment",
+        "phone_active_time",
+        "segment",
+    } <= context.keys()
     assert 1 <= context["risk_tolerance"] <= 5 and context["risky_investment"] in (0, 1)
     DecisionRequest(schema_version=1, event_id="e", ts=0, user_id="u", context=context)
     json.dumps(context)
@@ -83,8 +91,9 @@ def test_outcomes_follow_the_probabilities(env: Environment) -> None:
     assert abs(drawn.sum() - p.sum()) < 4 * np.sqrt((p * (1 - p)).sum())
 
 
-@pytest.mark.parametrize("policy", [UniformLogging(), RuleLogging(epsilon=0.2),
-                                    ConfoundedLogging()])  # fmt: skip
+@pytest.mark.parametrize(
+    "policy", [UniformLogging(), RuleLogging(epsilon=0.2), ConfoundedLogging()]
+)
 def test_logging_policies_report_their_true_propensities(env: Environment, policy) -> None:
     users = np.random.default_rng(1).integers(env.n_users, size=3_000)
     dist = policy.action_dist(env, users)

@@ -1,0 +1,63 @@
+"""Settings from env and flags; the CLI's help and its one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from streams.cli import build_parser, main
+from streams.settings import Settings, SettingsError
+
+
+def test_environment_then_flags_override_defaults() -> None:
+    env = {"NUDGE_PARTITIONS": "8", "NUDGE_TOPIC_PREFIX": "x.", "NUDGE_POLICY_PARAMS": '{"a": 1}'}
+    settings = Settings.from_env(env, partitions=2)
+    assert settings.partitions == 2
+    assert settings.topic("decisions") == "x.decisions"
+    assert settings.policy_params == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"NUDGE_PARTITIONS": "many"}, "NUDGE_PARTITIONS"),
+        ({"NUDGE_PARTITIONS": "0"}, "NUDGE_PARTITIONS"),
+        ({"NUDGE_METRICS_PORT": "70000"}, "NUDGE_METRICS_PORT"),
+        ({"NUDGE_POLICY_PARAMS": "[1]"}, "NUDGE_POLICY_PARAMS"),
+    ],
+)
+def test_bad_settings_name_their_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
+
+
+def test_every_command_has_help() -> None:
+    parser = build_parser()
+    text = parser.format_help()
+    for command in ("broker", "topics", "worker", "catalog", "state", "demo"):
+        assert command in text
+
+
+def test_bad_catalog_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bad = tmp_path / "catalog.json"
+    bad.write_text('{"products": [{"product_id": "p"}]}')
+    assert main(["catalog", "--catalog", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("nudge: error:") and "\n" not in err
+
+
+def test_bad_environment_exits_2_from_a_real_process() -> None:
+    env = {"NUDGE_PARTITIONS": "lots", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "streams.cli", "topics", "create"],
+                          env=env, capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "NUDGE_PARTITIONS" in done.stderr
+
+
+def test_catalog_prints_every_arm(capsys: pytest.CaptureFixture) -> None:
+    assert main(["catalog"]) == 0
+    out = capsys.readouterr().out
+    assert "81 arms" in out and "savings_plan:loss_aversion" in out
