@@ -18,7 +18,7 @@ COPY model ./model
 COPY streams ./streams
 RUN pip install ".${NUDGE_EXTRAS:+[$NUDGE_EXTRAS]}" \
     && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin nudge \
-    && mkdir -p /data/state /data/models \
+    && mkdir -p /data/state /data/models /data/sim \
     && chown -R nudge /data
 
 USER nudge

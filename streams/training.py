@@ -16,7 +16,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ class TrainOptions:
     max_auc_drop: float = 0.02
     version: str | None = None
     force: bool = False
+    skip_unchanged: bool = False  # periodic mode: no new event since the serving model
 
     def __post_init__(self) -> None:
         if self.split not in ("user", "time"):
@@ -153,6 +154,10 @@ def train_round(
     examples = build_examples(events, attribution_window_seconds=attribution_window_seconds)
     if len(examples) < options.min_examples:
         return RoundResult("skipped", f"{len(examples)} examples < {options.min_examples}")
+    newest_ms = max(e.ts for e in events)
+    serving, errors = newest_valid(model_dir)
+    if options.skip_unchanged and serving and serving.data.get("source_last_ts_ms") == newest_ms:
+        return RoundResult("skipped", f"no event newer than those {serving.version} saw")
     train, held = _split(examples, options)
     result = fit(
         train,
@@ -163,9 +168,9 @@ def train_round(
         split=options.split,
         progress=progress,
     )
-    candidate = TwoTowerScorer(result.artifact, catalog)
-    validate_scorer(candidate)
-    serving, errors = newest_valid(model_dir)
+    data = {**result.artifact.data, "source_last_ts_ms": newest_ms}
+    result = replace(result, artifact=replace(result.artifact, data=data))
+    validate_scorer(TwoTowerScorer(result.artifact, catalog))
     for error in errors:
         log.warning("ignoring broken artifact: %s", error)
     serving_metrics = None
@@ -237,8 +242,8 @@ def run_every(
         started = time.monotonic()
         try:
             round_()
-        except (ValueError, OSError) as exc:
-            log.error("training round failed: %s", exc)
+        except Exception:  # a scheduler must outlive one bad round (bad data, broker down)
+            log.exception("training round failed; the serving model stays")
         done += 1
         if iterations == 0 or done < iterations:
             sleep(max(0.0, interval_seconds - (time.monotonic() - started)))

@@ -24,6 +24,7 @@ from state import UserState
 
 __all__ = ["NumpyTower", "TwoTowerScorer", "load_scorer", "validate_scorer"]
 
+_ROWS_CACHE = 1024  # distinct candidate lists remembered
 _LAYER = re.compile(r"^(user|arm)_tower\.(\d+)\.(weight|bias)$")
 
 
@@ -76,6 +77,7 @@ class TwoTowerScorer:
         self._embeddings = self.arm_tower(self.spec.encode_arms(catalog.arms)).astype(np.float32)
         self._products = {a.product.product_id: a.product for a in catalog.arms}
         self._strategies = {a.strategy.strategy_id: a.strategy for a in catalog.arms}
+        self._rows_cache: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray | None]] = {}
 
     @property
     def version(self) -> str:
@@ -93,13 +95,23 @@ class TwoTowerScorer:
     ) -> np.ndarray:
         """Conversion probabilities, shape ``(len(arm_ids),)``."""
         user = self.user_tower(self.spec.encode_user(context, state))
-        rows = [self._row.get(a, -1) for a in arm_ids]
-        if min(rows, default=0) < 0:
-            rows = [r if r >= 0 else self._add_arm(a) for r, a in zip(rows, arm_ids, strict=True)]
-        logits = self._embeddings[rows] @ user + self.bias
-        probs = _sigmoid(self.slope * logits + self.intercept)
-        missing = np.asarray([r < 0 for r in rows])
-        return np.where(missing, self.base_rate, probs) if missing.any() else probs
+        rows, missing = self._rows(arm_ids)
+        probs = _sigmoid(self.slope * (self._embeddings[rows] @ user + self.bias) + self.intercept)
+        return probs if missing is None else np.where(missing, self.base_rate, probs)
+
+    def _rows(self, arm_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Embedding rows of ``arm_ids`` and a mask of arms that cannot be scored (None
+        when all can); cached per candidate list, which repeats from request to request."""
+        key = tuple(arm_ids)
+        hit = self._rows_cache.get(key)
+        if hit is None:
+            rows = [self._row.get(a, -1) for a in key]
+            rows = [r if r >= 0 else self._add_arm(a) for r, a in zip(rows, key, strict=True)]
+            missing = np.asarray([r < 0 for r in rows], dtype=bool)
+            hit = (np.asarray(rows, dtype=np.intp), missing if missing.any() else None)
+            if len(self._rows_cache) < _ROWS_CACHE:
+                self._rows_cache[key] = hit
+        return hit
 
     def logits(self, users: np.ndarray, arms: np.ndarray) -> np.ndarray:
         """Calibrated logits of aligned rows: ``users`` (n, user_dim), ``arms`` (n, arm_dim)."""

@@ -204,6 +204,7 @@ def _round(args: argparse.Namespace, settings: Any, announce: bool, *, strict: b
         args.max_auc_drop,
         args.version,
         args.force,
+        skip_unchanged=bool(args.every),
     )
     started = time.monotonic()
     result = train_round(

@@ -59,7 +59,7 @@ def test_nudge_services_share_the_image_and_wait_for_broker_and_topics() -> None
             assert wait == "service_completed_successfully", name
     assert found["topics"]["command"] == ["topics", "create"]
     assert found["worker-1"]["command"] == found["worker-2"]["command"] == ["worker"]
-    assert found["trainer"]["command"][0] == "train"
+    assert found["trainer"]["command"][:2] == ["train", "--from-kafka"]
     assert found["simulator"]["profiles"] == ["simulate"]
     assert all("profiles" not in found[n] for n in found if n != "simulator")
 
@@ -105,7 +105,9 @@ def test_no_secret_is_written_in_the_compose_file() -> None:
 
 def test_model_stale_alert_is_three_trainer_intervals() -> None:
     command = services()["trainer"]["command"]
-    every_seconds = float(command[command.index("--every") + 1])
+    every = re.fullmatch(r"(\d+)([smh])", command[command.index("--every") + 1])
+    assert every, command
+    every_seconds = int(every[1]) * {"s": 1, "m": 60, "h": 3600}[every[2]]
     stale = next(r for r in rules() if r.get("alert") == "NudgeModelStale")
     threshold = float(re.search(r"nudge:model_age_seconds > (\d+)", stale["expr"])[1])
     assert threshold == 3 * every_seconds
