@@ -12,6 +12,8 @@ policy. A blocked request still yields a decision, with ``arm_id`` None and ``re
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -50,6 +52,9 @@ __all__ = ["Engine", "EngineConfig", "Outcome", "Source", "StepResult"]
 __all__ += ["decision_id_for", "rng_for"]
 
 
+_EMPTY_STATS = ArmStats()
+
+
 class Outcome(StrEnum):
     DECIDED = "decided"
     APPLIED = "applied"
@@ -73,10 +78,13 @@ class Source:
 
 @dataclass(frozen=True)
 class StepResult:
+    """``arm_id``: the arm an impression or conversion was credited to (for metrics)."""
+
     state: UserState
     outcome: Outcome
     decision: Decision | None = None
     reason: str | None = None
+    arm_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -174,7 +182,7 @@ class Engine:
             result = self._convert(state, event)
         if source is not None and result.outcome is not Outcome.REJECTED:
             applied = mark_applied(result.state, source.key, source.offset)
-            result = StepResult(applied, result.outcome, result.decision, result.reason)
+            result = dataclasses.replace(result, state=applied)
         return result
 
     def _decide(self, state: UserState, request: DecisionRequest) -> StepResult:
@@ -207,7 +215,10 @@ class Engine:
     ) -> list[ArmStats]:
         """Statistics per candidate as of ``now_ms`` (decayed when a half-life is set)."""
         half_life = self.config.half_life_seconds
-        return [decay(arms.get(a, ArmStats()), now_ms, half_life) for a in candidates]
+        empty = _EMPTY_STATS
+        if half_life is None:  # the common case: no per-arm work beyond a lookup
+            return [arms.get(a, empty) for a in candidates]
+        return [decay(arms.get(a, empty), now_ms, half_life) for a in candidates]
 
     def _context(self, request: DecisionRequest, candidates: list[str]) -> PolicyContext:
         population = None
@@ -280,7 +291,7 @@ class Engine:
         if record is not None and record.impressed_ms is not None:
             return StepResult(state, Outcome.DUPLICATE, reason="already_impressed")
         new_state = impress(state, record, impression, self.config.half_life_seconds)
-        return StepResult(new_state, Outcome.APPLIED)
+        return StepResult(new_state, Outcome.APPLIED, arm_id=impression.arm_id)
 
     def _convert(self, state: UserState, conversion: Conversion) -> StepResult:
         weight = self.config.reward_weights.get(conversion.kind)
@@ -296,4 +307,4 @@ class Engine:
             return StepResult(state, Outcome.ORPHAN, reason=record)
         success = conversion.kind in config.success_kinds
         new_state = credit(state, record, conversion, reward, success, config.half_life_seconds)
-        return StepResult(new_state, Outcome.APPLIED)
+        return StepResult(new_state, Outcome.APPLIED, arm_id=record.arm_id)

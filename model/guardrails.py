@@ -181,6 +181,10 @@ def eligible_arms(
     """The candidates this user may be offered, in their original order."""
     limit = risk_tolerance(guardrails, features) if guardrails.suitability else None
     rules = [r for r in guardrails.exclusions if r.applies_to(features)]
+    if not rules:  # the hot path: only suitability, one comparison per arm
+        if limit is None:
+            return tuple(candidates)
+        return tuple(a for a in candidates if catalog.arm(a).product.risk_level <= limit)
 
     def allowed(arm: Arm) -> bool:
         if limit is not None and arm.product.risk_level > limit:
