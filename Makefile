@@ -26,8 +26,8 @@ $(JARS): deploy/kafka/pom.xml | $(STAMP)
 prometheus:
 	@command -v promtool >/dev/null 2>&1 || { \
 	  echo "installing Debian's prometheus package (needs root and apt)"; \
-	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
-	  pkill -x prometheus >/dev/null 2>&1 || true; }
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  service prometheus stop >/dev/null 2>&1 || true; }
 
 demo: setup
 	$(BIN)/nudge demo

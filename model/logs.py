@@ -50,9 +50,11 @@ def encode_log_line(event: LogEvent) -> bytes:
 
 
 def read_jsonl(path: str | Path) -> Iterator[LogEvent]:
+    """Events of a JSONL log. A last line without its newline is a record still being
+    appended by a live writer (the demo, a tailing collector) and is left for next time."""
     with open(path, "rb") as lines:
         for number, line in enumerate(lines, 1):
-            if not line.strip():
+            if not line.strip() or not line.endswith(b"\n"):
                 continue
             try:
                 yield _decoder.decode(line)

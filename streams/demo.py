@@ -111,7 +111,8 @@ class Services:
 
 
 def _trainer_args(config: DemoConfig, log_path: Path) -> list[str]:
-    return ["train", "--input", str(log_path), "--every", f"{config.train_every_seconds:g}s"]
+    return ["train", "--input", str(log_path), "--every", f"{config.train_every_seconds:g}s",
+            "--no-progress"]  # fmt: skip
 
 
 def _env(settings: Settings) -> dict[str, str]:

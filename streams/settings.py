@@ -41,11 +41,17 @@ class Settings:
     state_dir: Path = Path(".nudge/state")
     model_dir: Path = Path(".nudge/models")
     metrics_port: int = 9464
+    metrics_addr: str = "127.0.0.1"
     catalog_path: Path | None = None
-    policy: str = "epsilon-greedy"
-    policy_params: Mapping[str, Any] = field(default_factory=lambda: {"epsilon": 0.1})
+    policy: str = "thompson"
+    policy_params: Mapping[str, Any] = field(default_factory=dict)
     max_event_bytes: int = 64 * 1024
     attribution_window_seconds: float = 7 * 24 * 3600
+    half_life_seconds: float | None = None
+    reward_weights: Mapping[str, float] = field(
+        default_factory=lambda: {"click": 0.1, "dwell": 0.2, "purchase": 1.0}
+    )
+    guardrails: Mapping[str, Any] = field(default_factory=dict)
     log_level: str = "info"
 
     def __post_init__(self) -> None:

@@ -17,9 +17,11 @@ import faust
 import msgspec
 
 from model.engine import Engine, Outcome, Source, StepResult
-from model.events import Decision
+from model.events import Conversion, Decision, Event
 from state import StateCodecError, decode_state, encode_state
+from streams.lag import install_lag_sampler
 from streams.metrics import Metrics
+from streams.refresh import install_refresh
 from streams.schemas import REJECTION_REASONS, Rejection, dead_letter_bytes, decode_event
 from streams.settings import Settings
 
@@ -75,6 +77,7 @@ def build_app(settings: Settings, holder: EngineHolder, metrics: Metrics) -> fau
         key_type=bytes, value_type=bytes, options={"driver": "rocksdict"},
     )  # fmt: skip
     metrics.preinitialise([holder.engine.policy.name], REJECTION_REASONS)
+    install_refresh(app, settings, holder, metrics)
 
     async def reject(message: Any, kind: str, rejection: Rejection) -> None:
         letter = dead_letter_bytes(
@@ -102,11 +105,11 @@ def build_app(settings: Settings, holder: EngineHolder, metrics: Metrics) -> fau
         result = holder.engine.step(state, event, source)
         if result.state is not state:
             table[key] = encode_state(result.state)
-        await emit(kind, message, result)
+        await emit(kind, message, result, event)
         if result.decision is not None:
             metrics.decision_latency.observe(time.perf_counter() - started)
 
-    async def emit(kind: str, message: Any, result: StepResult) -> None:
+    async def emit(kind: str, message: Any, result: StepResult, event: Event) -> None:
         if result.decision is not None:
             await decisions.send(key=message.key, value=_encode(result.decision))
             count_decision(result.decision)
@@ -117,6 +120,16 @@ def build_app(settings: Settings, holder: EngineHolder, metrics: Metrics) -> fau
                 metrics.orphan_conversions.labels(result.reason).inc()
         else:
             metrics.events_consumed.labels(kind, result.outcome.value).inc()
+            if result.outcome is Outcome.APPLIED and result.arm_id is not None:
+                count_outcome(event, result.arm_id)
+
+    def count_outcome(event: Event, arm_id: str) -> None:
+        catalog = holder.engine.catalog
+        family = catalog.arm(arm_id).strategy.family if arm_id in catalog else "unknown"
+        if isinstance(event, Conversion):
+            metrics.rewards.labels(event.kind, family).inc()
+        else:
+            metrics.impressions.labels(family).inc()
 
     def count_decision(decision: Decision) -> None:
         metrics.decisions.labels(decision.policy, str(decision.explored).lower()).inc()
@@ -137,6 +150,7 @@ def build_app(settings: Settings, holder: EngineHolder, metrics: Metrics) -> fau
     async def sample_state_size() -> None:
         metrics.state_keys.set(_count_keys(table))
 
+    install_lag_sampler(app, metrics, kind_of)
     app.nudge_table = table  # type: ignore[attr-defined]
     return app
 

@@ -63,10 +63,9 @@ def test_one_decision_per_request_then_exact_state_across_restart(
     assert len({d["decision_id"] for d in decisions}) == 2000
     assert metric_value(exposition, "nudge_events_consumed_total",
                         topic="decision-requests", outcome="decided") == 2000  # fmt: skip
-    explored = metric_value(exposition, "nudge_decisions_total", policy="epsilon-greedy",
-                            explored="true")  # fmt: skip
-    unexplored = metric_value(exposition, "nudge_decisions_total", policy="epsilon-greedy",
-                              explored="false")  # fmt: skip
+    policy = kafka_settings.policy
+    explored = metric_value(exposition, "nudge_decisions_total", policy=policy, explored="true")
+    unexplored = metric_value(exposition, "nudge_decisions_total", policy=policy, explored="false")
     assert explored + unexplored == 2000
 
     # Outcomes for every decision: an impression each, conversions for a seeded subset.
