@@ -37,9 +37,18 @@ def _median_rate(run: Callable[[], int]) -> float:
 
 
 def _requests(n: int) -> list[bytes]:
-    return [msgspec.json.encode(DecisionRequest(
-        schema_version=1, event_id=f"r{i}", ts=i, user_id=f"u{i % 2000}",
-        context={"age": 30, "risk_tolerance": 3})) for i in range(n)]  # fmt: skip
+    return [
+        msgspec.json.encode(
+            DecisionRequest(
+                schema_version=1,
+                event_id=f"r{i}",
+                ts=i,
+                user_id=f"u{i % 2000}",
+                context={"age": 30, "risk_tolerance": 3},
+            )
+        )
+        for i in range(n)
+    ]
 
 
 def bench_step(policy: str) -> dict[str, float]:
@@ -69,15 +78,27 @@ def bench_step(policy: str) -> dict[str, float]:
         return len(raws)
 
     step_rate, base_rate = _median_rate(pipeline), _median_rate(baseline)
-    return {"events_per_second": round(step_rate), "baseline_events_per_second": round(base_rate),
-            "ratio_to_baseline": round(step_rate / base_rate, 3)}  # fmt: skip
+    return {
+        "events_per_second": round(step_rate),
+        "baseline_events_per_second": round(base_rate),
+        "ratio_to_baseline": round(step_rate / base_rate, 3),
+    }
 
 
 def bench_outcomes() -> dict[str, float]:
     engine = Engine(load_catalog(), build_policy("epsilon-greedy", {}), ConstantScorer())
     arm = load_catalog().arm_ids[0]
-    events = [Impression(schema_version=1, event_id=f"i{i}", ts=i, user_id=f"u{i % 2000}",
-                         decision_id=f"d{i}", arm_id=arm) for i in range(N)]  # fmt: skip
+    events = [
+        Impression(
+            schema_version=1,
+            event_id=f"i{i}",
+            ts=i,
+            user_id=f"u{i % 2000}",
+            decision_id=f"d{i}",
+            arm_id=arm,
+        )
+        for i in range(N)
+    ]
 
     def run() -> int:
         store = InMemoryStore()

@@ -13,7 +13,6 @@ policy. A blocked request still yields a decision, with ``arm_id`` None and ``re
 from __future__ import annotations
 
 import dataclasses
-
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field

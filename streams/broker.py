@@ -157,15 +157,29 @@ class LocalBroker:
         if java is None:
             raise BrokerError("Java 17+ is needed to run the Kafka broker; install a JDK")
         log4j = kafka_home() / "log4j2.properties"
-        return [java, f"-Xmx{self.heap}", "-Xms128m", "-XX:+UseSerialGC",
-                f"-Dkafka.logs.dir={self.data_dir}", f"-Dlog4j2.configurationFile={log4j}",
-                "-cp", f"{libs}/*", *args]  # fmt: skip
+        return [
+            java,
+            f"-Xmx{self.heap}",
+            "-Xms128m",
+            "-XX:+UseSerialGC",
+            f"-Dkafka.logs.dir={self.data_dir}",
+            f"-Dlog4j2.configurationFile={log4j}",
+            "-cp",
+            f"{libs}/*",
+            *args,
+        ]
 
     def _format(self, libs: Path, props: Path) -> None:
-        uuid = subprocess.run(
-            self._java(libs, "kafka.tools.StorageTool", "random-uuid"),
-            capture_output=True, text=True, check=False,
-        ).stdout.strip().splitlines()  # fmt: skip
+        uuid = (
+            subprocess.run(
+                self._java(libs, "kafka.tools.StorageTool", "random-uuid"),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            .stdout.strip()
+            .splitlines()
+        )
         if not uuid:
             raise BrokerError("kafka StorageTool random-uuid printed nothing")
         cmd = self._java(
@@ -181,9 +195,11 @@ class LocalBroker:
         out = open(self.data_dir / "broker.out", "ab")  # noqa: SIM115 (owned by the child)
         return subprocess.Popen(
             self._java(libs, "kafka.Kafka", str(props)),
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
-        )  # fmt: skip
+        )
 
     def _wait_ready(self, process: subprocess.Popen[bytes], timeout_seconds: float) -> None:
         from confluent_kafka.admin import AdminClient

@@ -66,8 +66,10 @@ class Services:
         for i in range(self.config.workers):
             port = free_port()
             state_dir = self.config.out_dir / f"worker-{i}"
-            self._spawn(["worker", "--state-dir", str(state_dir), "--metrics-port", str(port)],
-                        f"worker-{i}.log")  # fmt: skip
+            self._spawn(
+                ["worker", "--state-dir", str(state_dir), "--metrics-port", str(port)],
+                f"worker-{i}.log",
+            )
             self.metrics_ports.append(port)
         if importlib.util.find_spec("streams.commands.train") is None:
             notes.append("trainer: not available in this build; workers serve the prior only")
@@ -78,8 +80,13 @@ class Services:
     def _spawn(self, args: list[str], log_name: str) -> None:
         out = open(self.config.out_dir / log_name, "ab")  # noqa: SIM115 - owned by the child
         env = {**os.environ, **_env(self.settings)}
-        process = subprocess.Popen([sys.executable, "-m", "streams.cli", *args], env=env,
-                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.processes.append(process)
 
     def alive(self) -> bool:
@@ -111,17 +118,27 @@ class Services:
 
 
 def _trainer_args(config: DemoConfig, log_path: Path) -> list[str]:
-    return ["train", "--input", str(log_path), "--every", f"{config.train_every_seconds:g}s",
-            "--no-progress"]  # fmt: skip
+    return [
+        "train",
+        "--input",
+        str(log_path),
+        "--every",
+        f"{config.train_every_seconds:g}s",
+        "--no-progress",
+    ]
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    return {"NUDGE_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-            "NUDGE_TOPIC_PREFIX": settings.topic_prefix,
-            "NUDGE_PARTITIONS": str(settings.partitions), "NUDGE_APP_ID": settings.app_id,
-            "NUDGE_MODEL_DIR": str(settings.model_dir), "NUDGE_POLICY": settings.policy,
-            "NUDGE_POLICY_PARAMS": json.dumps(dict(settings.policy_params)),
-            "NUDGE_LOG_LEVEL": "warning"}  # fmt: skip
+    return {
+        "NUDGE_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+        "NUDGE_TOPIC_PREFIX": settings.topic_prefix,
+        "NUDGE_PARTITIONS": str(settings.partitions),
+        "NUDGE_APP_ID": settings.app_id,
+        "NUDGE_MODEL_DIR": str(settings.model_dir),
+        "NUDGE_POLICY": settings.policy,
+        "NUDGE_POLICY_PARAMS": json.dumps(dict(settings.policy_params)),
+        "NUDGE_LOG_LEVEL": "warning",
+    }
 
 
 class Driver:
@@ -132,8 +149,10 @@ class Driver:
         self.config, self.settings, self.log = config, settings, log
         self.env = Environment.build(config.users, seed=config.seed)
         self.rng = np.random.default_rng(config.seed)
-        self.baselines = {"rule-based": build_logging_policy("rule"),
-                          "uniform": build_logging_policy("uniform")}  # fmt: skip
+        self.baselines = {
+            "rule-based": build_logging_policy("rule"),
+            "uniform": build_logging_policy("uniform"),
+        }
         self.producer = make_producer(settings.bootstrap_servers)
         self.consumer = make_consumer(settings.bootstrap_servers)
         self.consumer.subscribe([settings.topic("decisions")])
@@ -146,11 +165,17 @@ class Driver:
         users = self.rng.integers(0, self.env.n_users, count)
         for user in users:
             user_id = self.env.user_id(int(user))
-            event = {"type": "decision-request", "schema_version": 1,
-                     "event_id": f"demo-{self.config.seed}-{self.sent}", "ts": now_ms,
-                     "user_id": user_id, "context": self.env.context(int(user))}  # fmt: skip
+            event_id = f"demo-{self.config.seed}-{self.sent}"
+            event: dict[str, Any] = {
+                "type": "decision-request",
+                "schema_version": 1,
+                "event_id": event_id,
+                "ts": now_ms,
+                "user_id": user_id,
+                "context": self.env.context(int(user)),
+            }
             self._produce("decision-requests", user_id, event)
-            self.window_of[event["event_id"]] = window
+            self.window_of[event_id] = window
             self.sent += 1
         self._expect_baselines(users, window)
 
@@ -165,8 +190,9 @@ class Driver:
         """Read decisions; show each (impression) and maybe convert (purchase)."""
         messages = self.consumer.consume(1000, timeout=0.05)
         for message in messages:
-            if message.error() is None:
-                self._outcome(json.loads(message.value()), now_ms)
+            value = message.value()
+            if message.error() is None and value is not None:
+                self._outcome(json.loads(value), now_ms)
         return len(messages)
 
     def _outcome(self, decision: dict[str, Any], now_ms: int) -> None:
@@ -178,15 +204,35 @@ class Driver:
         probability = float(self.env.conversion_probability(user, arm)[0])
         self.tally.decisions[window] += 1
         self.tally.expected["nudgeflow"][window] += probability
-        base = {"schema_version": 1, "ts": now_ms, "user_id": user,
-                "decision_id": decision["decision_id"]}  # fmt: skip
-        self._produce("impressions", user, {**base, "type": "impression", "arm_id": arm,
-                                             "event_id": f"imp-{decision['decision_id']}"})  # fmt: skip
+        base = {
+            "schema_version": 1,
+            "ts": now_ms,
+            "user_id": user,
+            "decision_id": decision["decision_id"],
+        }
+        self._produce(
+            "impressions",
+            user,
+            {
+                **base,
+                "type": "impression",
+                "arm_id": arm,
+                "event_id": f"imp-{decision['decision_id']}",
+            },
+        )
         if self.rng.random() < probability:
             self.tally.purchases[window] += 1
-            self._produce("conversions", user, {**base, "type": "conversion", "kind": "purchase",
-                                                 "ts": now_ms + 1,
-                                                 "event_id": f"buy-{decision['decision_id']}"})  # fmt: skip
+            self._produce(
+                "conversions",
+                user,
+                {
+                    **base,
+                    "type": "conversion",
+                    "kind": "purchase",
+                    "ts": now_ms + 1,
+                    "event_id": f"buy-{decision['decision_id']}",
+                },
+            )
 
     def _produce(self, kind: str, user_id: str, event: dict[str, Any]) -> None:
         line = json.dumps(event).encode()
@@ -202,8 +248,12 @@ class Driver:
 def _drive(config: DemoConfig, settings: Settings, services: Services, log: IO[bytes]) -> Tally:
     driver = Driver(config, settings, log)
     started = time.monotonic()
-    bar = tqdm(total=int(config.duration_seconds), unit="s", desc="live traffic",
-               bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt}s {postfix}")  # fmt: skip
+    bar = tqdm(
+        total=int(config.duration_seconds),
+        unit="s",
+        desc="live traffic",
+        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt}s {postfix}",
+    )
     try:
         while (elapsed := time.monotonic() - started) < config.duration_seconds:
             now_ms = T0_MS + int(elapsed * 1000) * 60  # one real second = one simulated minute
@@ -228,8 +278,10 @@ def _progress(bar: tqdm, driver: Driver, services: Services, second: int) -> Non
     if second % 5 == 0:
         driver.model_version = services.model_version()
     version = driver.model_version
-    bar.set_postfix_str(f"requests={driver.sent} decisions={decided} purchases={bought} "
-                        f"CR={100 * bought / max(decided, 1):.1f}% model={version}")  # fmt: skip
+    bar.set_postfix_str(
+        f"requests={driver.sent} decisions={decided} purchases={bought} "
+        f"CR={100 * bought / max(decided, 1):.1f}% model={version}"
+    )
     bar.update(second - bar.n)
 
 
@@ -243,9 +295,14 @@ def run_demo(config: DemoConfig) -> str:
     """Run the demo; returns the report text. Files land in ``config.out_dir``."""
     config.out_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    settings = Settings(bootstrap_servers=f"127.0.0.1:{port}", partitions=config.partitions,
-                        app_id="nudgeflow-demo", model_dir=config.out_dir / "models",
-                        policy=config.policy, policy_params={})  # fmt: skip
+    settings = Settings(
+        bootstrap_servers=f"127.0.0.1:{port}",
+        partitions=config.partitions,
+        app_id="nudgeflow-demo",
+        model_dir=config.out_dir / "models",
+        policy=config.policy,
+        policy_params={},
+    )
     services = Services(config, settings, port)
     log_path = config.out_dir / "events.jsonl"
     try:

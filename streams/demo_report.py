@@ -61,11 +61,18 @@ def write_report(tally: Tally, out_dir: Path, notes: list[str]) -> str:
         lines.append(label + "".join(f"{rates[name][w]:>21.2f}%" for name in rates))
     text = "\n".join(["Conversion rate (purchases per nudge shown)", *lines, *notes])
     (out_dir / "report.md").write_text("```\n" + text + "\n```\n")
-    (out_dir / "report.json").write_text(json.dumps({
-        "window_seconds": width, "conversion_rate_percent": rates,
-        "decisions": tally.decisions.tolist(), "purchases": tally.purchases.tolist(),
-        "notes": notes,
-    }, indent=2))  # fmt: skip
+    (out_dir / "report.json").write_text(
+        json.dumps(
+            {
+                "window_seconds": width,
+                "conversion_rate_percent": rates,
+                "decisions": tally.decisions.tolist(),
+                "purchases": tally.purchases.tolist(),
+                "notes": notes,
+            },
+            indent=2,
+        )
+    )
     _plot(rates, width, out_dir / "conversion_rate.png")
     return text
 

@@ -38,15 +38,22 @@ def read_from_changelog(
     """The latest value of ``user_id`` in the changelog topic (scans every partition)."""
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers,
-                         "group.id": "nudge-inspect", "enable.auto.commit": False})  # fmt: skip
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.bootstrap_servers,
+            "group.id": "nudge-inspect",
+            "enable.auto.commit": False,
+        }
+    )
     try:
         topic = changelog_topic(settings)
         metadata = consumer.list_topics(topic, timeout=timeout_seconds).topics[topic]
         if metadata.error is not None:
             raise ValueError(f"changelog topic {topic} not found: {metadata.error}")
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p))[1]
-                for p in metadata.partitions}  # fmt: skip
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p))[1]
+            for p in metadata.partitions
+        }
         consumer.assign([TopicPartition(topic, p, 0) for p, end in ends.items() if end > 0])
         return _scan(consumer, user_id.encode(), ends, timeout_seconds)
     finally:

@@ -22,8 +22,20 @@ __all__ = ["LATENCY_BUCKETS_SECONDS", "Metrics", "OUTCOMES", "SOURCE_KINDS"]
 SOURCE_KINDS = ("decision-requests", "impressions", "conversions")
 OUTCOMES = ("decided", "applied", "duplicate", "orphan", "rejected", "dead_lettered")
 LATENCY_BUCKETS_SECONDS = (
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-)  # fmt: skip
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+)
 
 
 class Metrics:
@@ -34,57 +46,74 @@ class Metrics:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.events_consumed = Counter(
-            "nudge_events_consumed_total", "Events consumed, by source topic kind and outcome.",
-            ["topic", "outcome"], registry=r,
-        )  # fmt: skip
+            "nudge_events_consumed_total",
+            "Events consumed, by source topic kind and outcome.",
+            ["topic", "outcome"],
+            registry=r,
+        )
         self.decisions = Counter(
-            "nudge_decisions_total", "Decisions emitted, by policy and whether it explored.",
-            ["policy", "explored"], registry=r,
-        )  # fmt: skip
+            "nudge_decisions_total",
+            "Decisions emitted, by policy and whether it explored.",
+            ["policy", "explored"],
+            registry=r,
+        )
         self.no_nudge = Counter(
-            "nudge_no_nudge_total", "Decisions that showed no nudge, by guardrail reason.",
-            ["reason"], registry=r,
-        )  # fmt: skip
+            "nudge_no_nudge_total",
+            "Decisions that showed no nudge, by guardrail reason.",
+            ["reason"],
+            registry=r,
+        )
         self.decision_latency = Histogram(
             "nudge_decision_latency_seconds",
             "Seconds from a request's arrival in the worker to its decision being handed to Kafka.",
-            buckets=LATENCY_BUCKETS_SECONDS, registry=r,
-        )  # fmt: skip
+            buckets=LATENCY_BUCKETS_SECONDS,
+            registry=r,
+        )
         self.dead_letters = Counter(
-            "nudge_dead_letters_total", "Events sent to the dead-letter topic, by reason.",
-            ["reason"], registry=r,
-        )  # fmt: skip
+            "nudge_dead_letters_total",
+            "Events sent to the dead-letter topic, by reason.",
+            ["reason"],
+            registry=r,
+        )
         self.orphan_conversions = Counter(
             "nudge_orphan_conversions_total",
             "Conversions that could not be attributed to a decision, by reason.",
-            ["reason"], registry=r,
-        )  # fmt: skip
+            ["reason"],
+            registry=r,
+        )
         self.rewards = Counter(
             "nudge_conversions_attributed_total",
             "Conversion events credited to an arm, by conversion kind and strategy family.",
-            ["kind", "family"], registry=r,
-        )  # fmt: skip
+            ["kind", "family"],
+            registry=r,
+        )
         self.impressions = Counter(
-            "nudge_impressions_total", "Impressions applied, by strategy family.",
-            ["family"], registry=r,
-        )  # fmt: skip
+            "nudge_impressions_total",
+            "Impressions applied, by strategy family.",
+            ["family"],
+            registry=r,
+        )
         self.state_keys = Gauge(
             "nudge_state_keys", "Users with state in this worker's local stores.", registry=r
         )
         self.consumer_lag = Gauge(
             "nudge_consumer_lag_messages",
             "Source messages not yet committed, by topic kind and partition.",
-            ["topic", "partition"], registry=r,
-        )  # fmt: skip
+            ["topic", "partition"],
+            registry=r,
+        )
         self.model_info = Info("nudge_model", "The model serving decisions.", registry=r)
         self.model_trained_timestamp = Gauge(
             "nudge_model_trained_timestamp_seconds",
-            "Unix time the serving model finished training (0: no trained model).", registry=r,
-        )  # fmt: skip
+            "Unix time the serving model finished training (0: no trained model).",
+            registry=r,
+        )
         self.model_refreshes = Counter(
-            "nudge_model_refresh_total", "Model refresh attempts, by outcome.",
-            ["outcome"], registry=r,
-        )  # fmt: skip
+            "nudge_model_refresh_total",
+            "Model refresh attempts, by outcome.",
+            ["outcome"],
+            registry=r,
+        )
 
     def preinitialise(self, policies: Iterable[str], reasons: Iterable[str]) -> None:
         """Create the bounded label sets at zero so rates exist before the first event."""

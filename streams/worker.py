@@ -73,9 +73,13 @@ def build_app(settings: Settings, holder: EngineHolder, metrics: Metrics) -> fau
     decisions = _raw_topic(app, settings.topic("decisions"))
     dead_letter = _raw_topic(app, settings.topic("dead-letter"))
     table = app.Table(
-        STATE_TABLE, default=None, partitions=settings.partitions,
-        key_type=bytes, value_type=bytes, options={"driver": "rocksdict"},
-    )  # fmt: skip
+        STATE_TABLE,
+        default=None,
+        partitions=settings.partitions,
+        key_type=bytes,
+        value_type=bytes,
+        options={"driver": "rocksdict"},
+    )
     metrics.preinitialise([holder.engine.policy.name], REJECTION_REASONS)
     install_refresh(app, settings, holder, metrics)
 
@@ -143,8 +147,11 @@ def build_app(settings: Settings, holder: EngineHolder, metrics: Metrics) -> fau
                 await handle(event.message)
             except Exception:  # a bug must not stop the partition: dead-letter, keep going
                 log.exception("unexpected failure on %s", event.message.topic)
-                await reject(event.message, kind_of[event.message.topic],
-                             Rejection("internal_error", "unexpected failure; see worker log"))  # fmt: skip
+                await reject(
+                    event.message,
+                    kind_of[event.message.topic],
+                    Rejection("internal_error", "unexpected failure; see worker log"),
+                )
 
     @app.timer(interval=10.0)
     async def sample_state_size() -> None:
@@ -162,7 +169,7 @@ def _count_keys(table: Any) -> float:
     total = 0
     for db in list(dbs.values()):
         try:
-            total += sum(1 for key in db.keys() if not bytes(key).startswith(b"__faust"))
+            total += sum(1 for key in db if not bytes(key).startswith(b"__faust"))
         except Exception:  # noqa: BLE001 - a db closing during a rebalance
             continue
     return float(total)

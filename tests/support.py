@@ -121,10 +121,17 @@ def committed_lag(settings: Settings, kinds: Iterable[str]) -> int:
     """Messages of ``kinds``' topics not yet committed by the worker's consumer group."""
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers,
-                         "group.id": settings.app_id, "enable.auto.commit": False})  # fmt: skip
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.bootstrap_servers,
+            "group.id": settings.app_id,
+            "enable.auto.commit": False,
+        }
+    )
     try:
-        tps = [TopicPartition(settings.topic(k), p) for k in kinds for p in range(settings.partitions)]
+        tps = [
+            TopicPartition(settings.topic(k), p) for k in kinds for p in range(settings.partitions)
+        ]
         committed = consumer.committed(tps, timeout=10)
         lag = 0
         for tp in committed:
@@ -136,7 +143,8 @@ def committed_lag(settings: Settings, kinds: Iterable[str]) -> int:
 
 
 def wait_until_caught_up(
-    settings: Settings, kinds: Iterable[str] = ("decision-requests", "impressions", "conversions"),
+    settings: Settings,
+    kinds: Iterable[str] = ("decision-requests", "impressions", "conversions"),
     timeout_seconds: float = 120,
 ) -> None:
     """Block until the worker group committed every message of ``kinds``."""

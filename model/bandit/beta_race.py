@@ -8,12 +8,12 @@ where ``f_i``/``F_i`` are the density and CDF of ``Beta(alpha_i, beta_i)``. Each
 mass is integrated cell by cell on one shared grid of [0, 1] made of a uniform part, 25
 points within 8 standard deviations of the mean of every arm too narrow for the uniform
 part (so narrow posteriors are resolved) and log-spaced points towards 0 and 1 when a
-shape below 1 makes a density singular there. Interior cells use the trapezoid rule on the density; the two end
-cells use the exact leading term of the integral (``x**alpha / alpha`` near 0, its mirror
-near 1). Within a cell the other arms' CDFs are averaged over the cell's two ends, except
-in the first cell, where the race among power laws has the closed form
-``alpha_i / sum(alpha) * prod_k mass_k``. Each arm's masses are normalised to 1 and the
-result is normalised to sum to 1.
+shape below 1 makes a density singular there. Interior cells use the trapezoid rule on
+the density; the two end cells use the exact leading term of the integral (``x**alpha /
+alpha`` near 0, its mirror near 1). Within a cell the other arms' CDFs are averaged over
+the cell's two ends, except in the first cell, where the race among power laws has the
+closed form ``alpha_i / sum(alpha) * prod_k mass_k``. Each arm's masses are normalised
+to 1 and the result is normalised to sum to 1.
 
 Domain: float64 cannot resolve draws closer to 1 than about 1e-16 (neither can a Beta
 sampler), so posteriors with ``beta`` below about 0.05 race poorly near 1; Thompson

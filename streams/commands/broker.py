@@ -10,7 +10,7 @@ from streams.broker import LocalBroker
 DEFAULT_DATA_DIR = Path(".nudge/broker")
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "broker",
         help="run a local single-node Apache Kafka broker (KRaft, no Docker)",
@@ -30,9 +30,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     status.set_defaults(func=_status)
     for action in (start, stop, status):
         action.add_argument(
-            "--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+            "--data-dir",
+            type=Path,
+            default=DEFAULT_DATA_DIR,
             help=f"broker storage, config, pid and log (default {DEFAULT_DATA_DIR})",
-        )  # fmt: skip
+        )
 
 
 def _start(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "demo",
         help="run everything locally on simulated users and report conversion rates",
@@ -30,9 +30,14 @@ def _run(args: argparse.Namespace) -> int:
     from streams.demo import DemoConfig, run_demo
 
     config = DemoConfig(
-        out_dir=args.out_dir, duration_seconds=args.duration, requests_per_second=args.rate,
-        users=args.users, workers=args.workers, policy=args.policy,
-        train_every_seconds=args.train_every, seed=args.seed,
-    )  # fmt: skip
+        out_dir=args.out_dir,
+        duration_seconds=args.duration,
+        requests_per_second=args.rate,
+        users=args.users,
+        workers=args.workers,
+        policy=args.policy,
+        train_every_seconds=args.train_every,
+        seed=args.seed,
+    )
     print(run_demo(config))
     return 0

@@ -12,7 +12,7 @@ from state import UserState
 from streams.commands._common import add_kafka_flags, settings_from
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("state", help="inspect per-user state")
     actions = parser.add_subparsers(metavar="ACTION", required=True)
     show = actions.add_parser(
@@ -51,7 +51,8 @@ def _table(state: UserState) -> str:
     rows = [f"{'arm_id':42} {'impressions':>11} {'conversions':>11} {'reward_sum':>10}  last_seen"]
     for arm_id, s in sorted(state.arms.items()):
         seen = datetime.fromtimestamp(s.last_seen_ms / 1000, UTC).isoformat(timespec="seconds")
-        rows.append(f"{arm_id:42} {s.impressions:>11g} {s.conversions:>11g} "
-                    f"{s.reward_sum:>10.3f}  {seen}")  # fmt: skip
+        rows.append(
+            f"{arm_id:42} {s.impressions:>11g} {s.conversions:>11g} {s.reward_sum:>10.3f}  {seen}"
+        )
     rows.append(f"{len(state.arms)} arms, {len(state.decisions)} recent decisions")
     return "\n".join(rows)

@@ -8,7 +8,7 @@ from streams.commands._common import add_kafka_flags, settings_from
 from streams.topics import create_topics
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("topics", help="create the contract's Kafka topics")
     actions = parser.add_subparsers(metavar="ACTION", required=True)
     create = actions.add_parser(

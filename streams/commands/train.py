@@ -15,7 +15,7 @@ from streams.commands._common import add_kafka_flags, settings_from
 log = logging.getLogger("streams.train")
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "train",
         help="train the two-tower model from logged events and publish a model version",

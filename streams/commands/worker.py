@@ -9,7 +9,7 @@ from pathlib import Path
 from streams.commands._common import add_kafka_flags, add_policy_flags, settings_from
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "worker",
         help="run the stream processor (Faust, RocksDB state, Prometheus metrics)",
@@ -26,7 +26,8 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         help="Prometheus /metrics port, 0 = off (env NUDGE_METRICS_PORT)",
     )
     parser.add_argument(
-        "--metrics-addr", help="address /metrics listens on (env NUDGE_METRICS_ADDR, default 127.0.0.1)"
+        "--metrics-addr",
+        help="address /metrics listens on (env NUDGE_METRICS_ADDR, default 127.0.0.1)",
     )
     parser.add_argument("--app-id", help="consumer group and changelog prefix (env NUDGE_APP_ID)")
     parser.add_argument("--log-level", help="debug, info, warning (env NUDGE_LOG_LEVEL)")
@@ -46,7 +47,9 @@ def _run(args: argparse.Namespace) -> int:
     metrics = Metrics()
     metrics.model_info.info({"version": holder.engine.scorer.version})
     if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr=settings.metrics_addr, registry=metrics.registry)
+        start_http_server(
+            settings.metrics_port, addr=settings.metrics_addr, registry=metrics.registry
+        )
     app = build_app(settings, holder, metrics)
     logging.getLogger("streams").setLevel(settings.log_level.upper())
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)

@@ -22,15 +22,23 @@ T0 = 1_760_000_000_000
 
 
 def request(i: int, user: str) -> dict[str, Any]:
-    return {"schema_version": 1, "event_id": f"req-{i}", "ts": T0 + i, "user_id": user,
-            "context": {"age": 20 + i % 50, "region": "north", "risk_tolerance": 3}}  # fmt: skip
+    return {
+        "schema_version": 1,
+        "event_id": f"req-{i}",
+        "ts": T0 + i,
+        "user_id": user,
+        "context": {"age": 20 + i % 50, "region": "north", "risk_tolerance": 3},
+    }
 
 
 def read_json(settings: Settings, kind: str, expect: int, idle: float = 8.0) -> list[dict]:
     messages = read_topic(
-        settings.bootstrap_servers, settings.topic(kind), expect=expect,
-        idle_seconds=idle, timeout_seconds=180,
-    )  # fmt: skip
+        settings.bootstrap_servers,
+        settings.topic(kind),
+        expect=expect,
+        idle_seconds=idle,
+        timeout_seconds=180,
+    )
     return [json.loads(m.value()) for m in messages]
 
 
@@ -61,8 +69,12 @@ def test_one_decision_per_request_then_exact_state_across_restart(
     assert all(d["arm_id"] in catalog for d in decisions)
     assert all(0 < d["propensity"] <= 1 for d in decisions)
     assert len({d["decision_id"] for d in decisions}) == 2000
-    assert metric_value(exposition, "nudge_events_consumed_total",
-                        topic="decision-requests", outcome="decided") == 2000  # fmt: skip
+    assert (
+        metric_value(
+            exposition, "nudge_events_consumed_total", topic="decision-requests", outcome="decided"
+        )
+        == 2000
+    )
     policy = kafka_settings.policy
     explored = metric_value(exposition, "nudge_decisions_total", policy=policy, explored="true")
     unexplored = metric_value(exposition, "nudge_decisions_total", policy=policy, explored="false")
@@ -74,14 +86,28 @@ def test_one_decision_per_request_then_exact_state_across_restart(
     impressions, conversions = [], []
     for d in decisions:
         user, arm = d["user_id"], d["arm_id"]
-        impressions.append({"schema_version": 1, "event_id": f"imp-{d['decision_id']}",
-                            "ts": d["ts"] + 1000, "user_id": user,
-                            "decision_id": d["decision_id"], "arm_id": arm})  # fmt: skip
+        impressions.append(
+            {
+                "schema_version": 1,
+                "event_id": f"imp-{d['decision_id']}",
+                "ts": d["ts"] + 1000,
+                "user_id": user,
+                "decision_id": d["decision_id"],
+                "arm_id": arm,
+            }
+        )
         expected[user][f"{arm}/impressions"] += 1
         if rng.random() < 0.3:
-            conversions.append({"schema_version": 1, "event_id": f"conv-{d['decision_id']}",
-                                "ts": d["ts"] + 2000, "user_id": user, "kind": "purchase",
-                                "decision_id": d["decision_id"]})  # fmt: skip
+            conversions.append(
+                {
+                    "schema_version": 1,
+                    "event_id": f"conv-{d['decision_id']}",
+                    "ts": d["ts"] + 2000,
+                    "user_id": user,
+                    "kind": "purchase",
+                    "decision_id": d["decision_id"],
+                }
+            )
             expected[user][f"{arm}/conversions"] += 1
 
     # Half of the outcomes, a graceful restart, then a crash (SIGKILL) and the rest.
@@ -119,8 +145,12 @@ def _wait_for_applied(worker: WorkerProcess, count: int) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         text = worker.metrics()
-        if metric_value(text, "nudge_events_consumed_total",
-                        topic="impressions", outcome="applied") >= count:  # fmt: skip
+        if (
+            metric_value(
+                text, "nudge_events_consumed_total", topic="impressions", outcome="applied"
+            )
+            >= count
+        ):
             return
         time.sleep(0.05)
     raise TimeoutError("worker applied too few impressions")
@@ -193,10 +223,12 @@ def test_malformed_events_are_dead_lettered_and_valid_ones_processed(
 
     assert sorted(d["request_id"] for d in decisions) == sorted(valid_ids)
     assert len(letters) == 500
-    assert sorted((l["reason"], base64.b64decode(l["original_base64"])) for l in letters) == sorted(
-        bad
+    assert sorted(
+        (letter["reason"], base64.b64decode(letter["original_base64"])) for letter in letters
+    ) == sorted(bad)
+    assert all(
+        letter["source_topic"] == kafka_settings.topic("decision-requests") for letter in letters
     )
-    assert all(l["source_topic"] == kafka_settings.topic("decision-requests") for l in letters)
-    assert all(l["offset"] >= 0 and 0 <= l["partition"] < 4 for l in letters)
+    assert all(letter["offset"] >= 0 and 0 <= letter["partition"] < 4 for letter in letters)
     for reason, count in Counter(r for r, _ in bad).items():
         assert metric_value(exposition, "nudge_dead_letters_total", reason=reason) == count

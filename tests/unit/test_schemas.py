@@ -80,9 +80,9 @@ def test_dead_letter_keeps_source_position_and_original_bytes() -> None:
 
 
 def test_decision_wire_form_has_every_contract_field() -> None:
-    from model.engine import Engine
     from model.bandit import EpsilonGreedy
     from model.catalog import load_catalog
+    from model.engine import Engine
     from model.scoring import ConstantScorer
     from state import UserState
 

@@ -1,0 +1,1 @@
+"""The running service: settings, wire schemas, Kafka/Faust worker, metrics, CLI."""
