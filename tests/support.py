@@ -35,6 +35,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "NUDGE_POLICY": settings.policy,
         "NUDGE_POLICY_PARAMS": json.dumps(dict(settings.policy_params)),
         "NUDGE_MAX_EVENT_BYTES": str(settings.max_event_bytes),
+        "NUDGE_GUARDRAILS": json.dumps(dict(settings.guardrails)),
         "NUDGE_LOG_LEVEL": "warning",
     }
 

@@ -232,3 +232,35 @@ def test_malformed_events_are_dead_lettered_and_valid_ones_processed(
     assert all(letter["offset"] >= 0 and 0 <= letter["partition"] < 4 for letter in letters)
     for reason, count in Counter(r for r, _ in bad).items():
         assert metric_value(exposition, "nudge_dead_letters_total", reason=reason) == count
+
+
+def test_frequency_cap_and_repeated_requests_through_the_worker(
+    kafka_settings: Settings, tmp_path: Path
+) -> None:
+    """A capped user gets "no nudge" with its reason (counted); a request sent again under
+    a new offset gets the very same decision."""
+    settings = kafka_settings.with_(guardrails={"max_nudges": 2, "window_seconds": 86400})
+    requests = [request(i, f"capped-{i % 5}") for i in range(20)]  # 4 requests per user
+    worker = WorkerProcess(settings, tmp_path / "worker.log").start()
+    try:
+        produce_json(settings, "decision-requests", requests)
+        first = read_json(settings, "decisions", expect=20)
+        produce_json(settings, "decision-requests", requests[:10])  # a producer's retry
+        everything = read_json(settings, "decisions", expect=30)
+        exposition = worker.metrics()
+    finally:
+        worker.stop()
+
+    by_user: dict[str, list[dict]] = defaultdict(list)
+    for decision in sorted(first, key=lambda d: d["ts"]):
+        by_user[decision["user_id"]].append(decision)
+    for decisions in by_user.values():
+        assert [d["arm_id"] is not None for d in decisions] == [True, True, False, False]
+        assert {d["reason"] for d in decisions[2:]} == {"frequency_cap"}
+    assert metric_value(exposition, "nudge_no_nudge_total", reason="frequency_cap") == 10
+
+    original = {d["request_id"]: d for d in first}
+    assert len(everything) == 30
+    seen = Counter(d["request_id"] for d in everything)
+    assert seen == Counter({r["event_id"]: 2 if i < 10 else 1 for i, r in enumerate(requests)})
+    assert all(d == original[d["request_id"]] for d in everything)
