@@ -108,6 +108,12 @@ class Metrics:
             "Unix time the serving model finished training (0: no trained model).",
             registry=r,
         )
+        self.catalog_reloads = Counter(
+            "nudge_catalog_reloads_total",
+            "Catalog file reloads, by outcome.",
+            ["outcome"],
+            registry=r,
+        )
         self.model_refreshes = Counter(
             "nudge_model_refresh_total",
             "Model refresh attempts, by outcome.",

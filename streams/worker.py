@@ -20,6 +20,7 @@ from model.engine import Engine, Outcome, Source, StepResult
 from model.events import Conversion, Decision, Event
 from state import StateCodecError, decode_state, encode_state
 from streams.lag import install_lag_sampler
+from streams.live import PopulationTally, install_catalog_watch, install_population
 from streams.metrics import Metrics
 from streams.refresh import install_refresh
 from streams.schemas import REJECTION_REASONS, Rejection, dead_letter_bytes, decode_event
@@ -82,6 +83,9 @@ def build_app(settings: Settings, holder: EngineHolder, metrics: Metrics) -> fau
     )
     metrics.preinitialise([holder.engine.policy.name], REJECTION_REASONS)
     install_refresh(app, settings, holder, metrics)
+    population = PopulationTally()
+    install_population(app, holder, population)
+    install_catalog_watch(app, settings, holder, metrics)
 
     async def reject(message: Any, kind: str, rejection: Rejection) -> None:
         letter = dead_letter_bytes(
@@ -109,6 +113,8 @@ def build_app(settings: Settings, holder: EngineHolder, metrics: Metrics) -> fau
         result = holder.engine.step(state, event, source)
         if result.state is not state:
             table[key] = encode_state(result.state)
+        if result.outcome is Outcome.APPLIED and result.arm_id is not None:
+            population.add_change(result.arm_id, state, result.state)
         await emit(kind, message, result, event)
         if result.decision is not None:
             metrics.decision_latency.observe(time.perf_counter() - started)
