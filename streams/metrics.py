@@ -131,3 +131,5 @@ class Metrics:
                 self.decisions.labels(policy, explored)
         for reason in reasons:
             self.dead_letters.labels(reason)
+        for outcome in ("swapped", "failed"):
+            self.catalog_reloads.labels(outcome)
