@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -46,6 +46,8 @@ class DemoConfig:
     workers: int = 2
     partitions: int = 4
     policy: str = "thompson"
+    # Trust the model's prior more than the library default: the demo retrains often.
+    policy_params: dict[str, Any] = field(default_factory=lambda: {"prior_strength": 50.0})
     train_every_seconds: float = 40.0
     windows: int = 6
 
@@ -301,7 +303,7 @@ def run_demo(config: DemoConfig) -> str:
         app_id="nudgeflow-demo",
         model_dir=config.out_dir / "models",
         policy=config.policy,
-        policy_params={},
+        policy_params=config.policy_params,
     )
     services = Services(config, settings, port)
     log_path = config.out_dir / "events.jsonl"

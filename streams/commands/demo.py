@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from streams.commands._common import _json_object
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
@@ -21,6 +23,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--users", type=int, default=3000, help="simulated customers")
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--policy", default="thompson", help="bandit policy of the workers")
+    parser.add_argument(
+        "--policy-params",
+        type=_json_object,
+        default={"prior_strength": 50.0},
+        metavar="JSON",
+        help='policy parameters (default {"prior_strength": 50})',
+    )
     parser.add_argument("--train-every", type=float, default=40.0, help="seconds between trainings")
     parser.add_argument("--seed", type=int, default=7)
     parser.set_defaults(func=_run)
@@ -36,6 +45,7 @@ def _run(args: argparse.Namespace) -> int:
         users=args.users,
         workers=args.workers,
         policy=args.policy,
+        policy_params=args.policy_params,
         train_every_seconds=args.train_every,
         seed=args.seed,
     )
