@@ -57,6 +57,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="retrain every DURATION (e.g. 10m) until interrupted",
     )
     refresh.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="with --every: serve /metrics on this port (round outcomes as "
+        "nudge_model_refresh_total, newest published model); off when not given",
+    )
+    refresh.add_argument(
         "--iterations",
         type=int,
         default=0,
@@ -161,15 +168,33 @@ def _run(args: argparse.Namespace) -> int:
         return _round(args, settings, announce, strict=True)
     from streams.training import run_every
 
+    metrics = _serve_metrics(args.metrics_port, settings.metrics_addr)
     run_every(
         args.every,
-        lambda: _round(args, settings, announce, strict=False),
+        lambda: _round(args, settings, announce, strict=False, metrics=metrics),
         iterations=args.iterations,
     )
     return 0
 
 
-def _round(args: argparse.Namespace, settings: Any, announce: bool, *, strict: bool) -> int:
+def _serve_metrics(port: int | None, addr: str) -> Any:
+    """The trainer's own metrics, so Prometheus sees it up and what its rounds do."""
+    if port is None:
+        return None
+    from prometheus_client import start_http_server
+
+    from streams.metrics import Metrics
+
+    metrics = Metrics()
+    for outcome in ("published", "rejected", "skipped"):
+        metrics.model_refreshes.labels(outcome)
+    start_http_server(port, addr=addr, registry=metrics.registry)
+    return metrics
+
+
+def _round(
+    args: argparse.Namespace, settings: Any, announce: bool, *, strict: bool, metrics: Any = None
+) -> int:
     from model.catalog import load_catalog
     from model.twotower.train import TrainConfig
     from streams.cli import CommandError
@@ -224,6 +249,11 @@ def _round(args: argparse.Namespace, settings: Any, announce: bool, *, strict: b
         **_headline(result.metrics),
     }
     print(json.dumps(summary), flush=True)
+    if metrics is not None:
+        metrics.model_refreshes.labels(result.outcome).inc()
+        if result.outcome == "published":
+            metrics.model_info.info({"version": str(result.version)})
+            metrics.model_trained_timestamp.set(time.time())
     if result.outcome == "published" and announce and result.path is not None:
         send(settings, update_message(result.path, result.metrics or {}))
     if strict and result.outcome != "published":
