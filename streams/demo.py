@@ -32,7 +32,7 @@ from streams.kafka_io import make_consumer, make_producer
 from streams.settings import Settings
 from streams.topics import create_topics
 
-__all__ = ["DemoConfig", "run_demo"]
+__all__ = ["DemoConfig", "run_demo", "run_live"]
 T0_MS = 1_767_225_600_000  # simulated clock starts 2026-01-01
 
 
@@ -247,7 +247,15 @@ class Driver:
         self.consumer.close()
 
 
-def _drive(config: DemoConfig, settings: Settings, services: Services, log: IO[bytes]) -> Tally:
+def _drive(
+    config: DemoConfig,
+    settings: Settings,
+    services: Services | None,
+    log: IO[bytes],
+    max_requests: int | None = None,
+) -> Tally:
+    """Send requests at the configured rate for the configured time (or ``max_requests``),
+    answer every decision, then wait briefly for the last ones."""
     driver = Driver(config, settings, log)
     started = time.monotonic()
     bar = tqdm(
@@ -257,15 +265,19 @@ def _drive(config: DemoConfig, settings: Settings, services: Services, log: IO[b
         bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt}s {postfix}",
     )
     try:
-        while (elapsed := time.monotonic() - started) < config.duration_seconds:
+        while (elapsed := time.monotonic() - started) < config.duration_seconds and (
+            max_requests is None or driver.sent < max_requests or driver.window_of
+        ):
             now_ms = T0_MS + int(elapsed * 1000) * 60  # one real second = one simulated minute
             due = int(elapsed * config.requests_per_second) - driver.sent
+            if max_requests is not None:
+                due = min(due, max_requests - driver.sent)
             if due > 0:
                 driver.send(due, driver.tally.window(elapsed), now_ms)
             driver.answer(now_ms)
             if int(elapsed) > bar.n:
                 _progress(bar, driver, services, int(elapsed))
-            if not services.alive():
+            if services is not None and not services.alive():
                 raise RuntimeError(f"a demo process died; see logs in {config.out_dir}")
         _drain(driver, T0_MS + int(config.duration_seconds * 60_000))
     finally:
@@ -274,10 +286,10 @@ def _drive(config: DemoConfig, settings: Settings, services: Services, log: IO[b
     return driver.tally
 
 
-def _progress(bar: tqdm, driver: Driver, services: Services, second: int) -> None:
+def _progress(bar: tqdm, driver: Driver, services: Services | None, second: int) -> None:
     decided = int(driver.tally.decisions.sum())
     bought = int(driver.tally.purchases.sum())
-    if second % 5 == 0:
+    if second % 5 == 0 and services is not None:
         driver.model_version = services.model_version()
     version = driver.model_version
     bar.set_postfix_str(
@@ -316,4 +328,14 @@ def run_demo(config: DemoConfig) -> str:
         print("stopping workers, trainer and broker")
         services.close()
     notes.append(f"files: {config.out_dir}/report.md, conversion_rate.png, events.jsonl, *.log")
+    return write_report(tally, config.out_dir, notes)
+
+
+def run_live(settings: Settings, config: DemoConfig, max_requests: int | None = None) -> str:
+    """Drive simulated users against an already running broker and workers (no services
+    are started). Writes the same report and event log as the demo into ``out_dir``."""
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    with open(config.out_dir / "events.jsonl", "wb", buffering=1 << 16) as log:
+        tally = _drive(config, settings, None, log, max_requests)
+    notes = [f"files: {config.out_dir}/report.md, conversion_rate.png, events.jsonl"]
     return write_report(tally, config.out_dir, notes)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from streams.commands._common import add_kafka_flags, settings_from
+
 HELP = """\
 Draw a population of bank customers (age, income, region, risk tolerance, risky
 investment experience, phone active time; latent susceptibility per strategy family)
@@ -25,7 +27,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--out", type=Path, required=True, help="log file to write: .jsonl or .parquet"
+        "--out",
+        type=Path,
+        help="log file to write: .jsonl or .parquet (with --live: a folder for the report)",
     )
     parser.add_argument("--users", type=int, default=10_000, help="population size (10000)")
     parser.add_argument(
@@ -63,6 +67,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    live = parser.add_argument_group(
+        "live traffic",
+        "with --live, drive a running broker and workers instead of writing a log: send "
+        "decision requests at --rate for --duration seconds (or until --requests were sent), "
+        "answer each decision with an impression and, drawn from the ground truth, a "
+        "purchase; report conversion rates against the rule-based and uniform baselines "
+        "(built-in catalog only)",
+    )
+    live.add_argument("--live", action="store_true", help="drive live traffic into Kafka")
+    live.add_argument("--rate", type=float, default=100.0, help="requests per second (100)")
+    live.add_argument("--duration", type=float, default=60.0, help="seconds (60)")
+    add_kafka_flags(parser)
     parser.set_defaults(func=_run)
 
 
@@ -84,7 +100,27 @@ def build_environment(args: argparse.Namespace):
     return Environment.build(args.users, catalog=catalog, seed=args.seed)
 
 
+def _run_live(args: argparse.Namespace) -> int:
+    from streams.demo import DemoConfig, run_live
+
+    if args.arms or args.catalog_path:
+        raise ValueError("--live drives the built-in catalog; drop --arms/--catalog")
+    config = DemoConfig(
+        out_dir=args.out or Path(".nudge/live"),
+        duration_seconds=args.duration,
+        requests_per_second=args.rate,
+        users=args.users,
+        seed=args.seed,
+    )
+    print(run_live(settings_from(args), config, max_requests=args.requests))
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.live:
+        return _run_live(args)
+    if args.out is None:
+        raise ValueError("--out FILE is required (a .jsonl or .parquet log)")
     from model.logs import write_log
     from model.simulator import build_logging_policy, rounds_to_events, simulate_rounds
 
