@@ -59,6 +59,9 @@ class RocksStore:
     def get(self, user_id: str) -> UserState:
         return decode_state(self._db.get(user_id.encode()))
 
+    def __contains__(self, user_id: object) -> bool:
+        return isinstance(user_id, str) and self._db.get(user_id.encode()) is not None
+
     def put(self, user_id: str, state: UserState) -> None:
         self._db.put(user_id.encode(), encode_state(state), self._write_options)
 

@@ -17,6 +17,7 @@ __all__ = [
     "find_decision",
     "latest_impressed",
     "mark_applied",
+    "replace_decision",
 ]
 
 
@@ -110,6 +111,3 @@ def replace_decision(state: UserState, record: DecisionRecord) -> UserState:
     """Swap the stored record with the same ``decision_id`` for ``record``."""
     decisions = tuple(record if r.decision_id == record.decision_id else r for r in state.decisions)
     return msgspec.structs.replace(state, decisions=decisions)
-
-
-__all__ += ["replace_decision"]

@@ -81,7 +81,7 @@ class Services:
 
     def _spawn(self, args: list[str], log_name: str) -> None:
         out = open(self.config.out_dir / log_name, "ab")  # noqa: SIM115 - owned by the child
-        env = {**os.environ, **_env(self.settings)}
+        env = {**os.environ, **self.settings.to_env(), "NUDGE_LOG_LEVEL": "warning"}
         process = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", *args],
             env=env,
@@ -128,19 +128,6 @@ def _trainer_args(config: DemoConfig, log_path: Path) -> list[str]:
         f"{config.train_every_seconds:g}s",
         "--no-progress",
     ]
-
-
-def _env(settings: Settings) -> dict[str, str]:
-    return {
-        "NUDGE_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-        "NUDGE_TOPIC_PREFIX": settings.topic_prefix,
-        "NUDGE_PARTITIONS": str(settings.partitions),
-        "NUDGE_APP_ID": settings.app_id,
-        "NUDGE_MODEL_DIR": str(settings.model_dir),
-        "NUDGE_POLICY": settings.policy,
-        "NUDGE_POLICY_PARAMS": json.dumps(dict(settings.policy_params)),
-        "NUDGE_LOG_LEVEL": "warning",
-    }
 
 
 class Driver:

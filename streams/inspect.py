@@ -25,7 +25,7 @@ def read_from_store(settings: Settings, user_id: str) -> UserState | None:
     for path in store_paths(settings):
         store = RocksStore(path, read_only=True)
         try:
-            if user_id in set(store.users()):
+            if user_id in store:  # a point lookup, not a scan
                 return store.get(user_id)
         finally:
             store.close()

@@ -84,6 +84,18 @@ class Settings:
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
+    def to_env(self) -> dict[str, str]:
+        """The ``NUDGE_*`` variables that make a ``nudge`` subprocess use these settings
+        (the inverse of :meth:`from_env`; unset optional values are left out)."""
+        env = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            text = json.dumps(dict(value)) if isinstance(value, Mapping) else str(value)
+            env[f"NUDGE_{f.name.upper()}"] = text
+        return env
+
 
 def _parse(name: str, raw: str, kind: Any) -> Any:
     var = f"NUDGE_{name.upper()}"

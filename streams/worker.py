@@ -31,6 +31,7 @@ __all__ = ["STATE_TABLE", "EngineHolder", "build_app"]
 log = logging.getLogger(__name__)
 STATE_TABLE = "user-state"
 SOURCE_KINDS = ("decision-requests", "impressions", "conversions")
+_SWAPS_KEPT = 100
 _encode = msgspec.json.Encoder().encode
 
 
@@ -45,6 +46,7 @@ class EngineHolder:
     def swap(self, engine: Engine, why: str) -> None:
         self.engine = engine
         self.swaps.append(why)
+        del self.swaps[:-_SWAPS_KEPT]  # a long-running worker keeps only the recent ones
 
 
 def _raw_topic(app: faust.App, *names: str) -> Any:

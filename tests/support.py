@@ -23,21 +23,7 @@ __all__ = ["WorkerProcess", "produce_json", "scrape", "settings_env"]
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a ``nudge`` subprocess use ``settings``."""
-    return {
-        **os.environ,
-        "NUDGE_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-        "NUDGE_TOPIC_PREFIX": settings.topic_prefix,
-        "NUDGE_PARTITIONS": str(settings.partitions),
-        "NUDGE_APP_ID": settings.app_id,
-        "NUDGE_STATE_DIR": str(settings.state_dir),
-        "NUDGE_MODEL_DIR": str(settings.model_dir),
-        "NUDGE_METRICS_PORT": str(settings.metrics_port),
-        "NUDGE_POLICY": settings.policy,
-        "NUDGE_POLICY_PARAMS": json.dumps(dict(settings.policy_params)),
-        "NUDGE_MAX_EVENT_BYTES": str(settings.max_event_bytes),
-        "NUDGE_GUARDRAILS": json.dumps(dict(settings.guardrails)),
-        "NUDGE_LOG_LEVEL": "warning",
-    }
+    return {**os.environ, **settings.to_env(), "NUDGE_LOG_LEVEL": "warning"}
 
 
 @dataclass

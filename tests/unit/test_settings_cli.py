@@ -61,3 +61,16 @@ def test_catalog_prints_every_arm(capsys: pytest.CaptureFixture) -> None:
     assert main(["catalog"]) == 0
     out = capsys.readouterr().out
     assert "81 arms" in out and "savings_plan:loss_aversion" in out
+
+
+def test_to_env_round_trips_through_from_env(tmp_path: Path) -> None:
+    settings = Settings(
+        partitions=7,
+        state_dir=tmp_path / "s",
+        catalog_path=tmp_path / "c.json",
+        half_life_seconds=3600.0,
+        policy_params={"epsilon": 0.2},
+        guardrails={"max_nudges": 3},
+    )
+    assert Settings.from_env(settings.to_env()) == settings
+    assert "NUDGE_HALF_LIFE_SECONDS" not in Settings().to_env()  # None stays unset
