@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -29,6 +25,7 @@ from model.simulator import Environment, build_logging_policy
 from streams.broker import LocalBroker, free_port
 from streams.demo_report import Tally, write_report
 from streams.kafka_io import make_consumer, make_producer
+from streams.processes import Children
 from streams.settings import Settings
 from streams.topics import create_topics
 
@@ -53,12 +50,12 @@ class DemoConfig:
 
 
 class Services:
-    """The processes the demo started; ``close`` stops them all (idempotent)."""
+    """The broker and processes the demo started; ``close`` stops them all (idempotent)."""
 
     def __init__(self, config: DemoConfig, settings: Settings, port: int) -> None:
         self.config, self.settings = config, settings
         self.broker = LocalBroker(config.out_dir / "broker", port=port)
-        self.processes: list[subprocess.Popen[bytes]] = []
+        self.children = Children(config.out_dir)
         self.metrics_ports: list[int] = []
 
     def start(self, log_path: Path) -> list[str]:
@@ -68,55 +65,41 @@ class Services:
         for i in range(self.config.workers):
             port = free_port()
             state_dir = self.config.out_dir / f"worker-{i}"
-            self._spawn(
+            self.children.spawn(
                 ["worker", "--state-dir", str(state_dir), "--metrics-port", str(port)],
+                self.settings,
                 f"worker-{i}.log",
             )
             self.metrics_ports.append(port)
         if importlib.util.find_spec("streams.commands.train") is None:
             notes.append("trainer: not available in this build; workers serve the prior only")
         else:
-            self._spawn(_trainer_args(self.config, log_path), "trainer.log")
+            self.children.spawn(_trainer_args(self.config, log_path), self.settings, "trainer.log")
         return notes
 
-    def _spawn(self, args: list[str], log_name: str) -> None:
-        out = open(self.config.out_dir / log_name, "ab")  # noqa: SIM115 - owned by the child
-        env = {**os.environ, **self.settings.to_env(), "NUDGE_LOG_LEVEL": "warning"}
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", *args],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.processes.append(process)
-
     def alive(self) -> bool:
-        return all(p.poll() is None for p in self.processes)
+        return self.children.alive()
 
     def model_version(self) -> str:
         for port in self.metrics_ports:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
-                    match = re.search(r'nudge_model_info\{version="([^"]*)"', r.read().decode())
-                    if match:
-                        return match.group(1)
-            except OSError:
-                continue
+            version = serving_model_version(port)
+            if version is not None:
+                return version
         return "?"
 
     def close(self) -> None:
-        for process in reversed(self.processes):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        self.processes.clear()
+        self.children.close()
         self.broker.stop()
+
+
+def serving_model_version(metrics_port: int) -> str | None:
+    """The model version a worker reports on its /metrics, or None when it does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2) as r:
+            match = re.search(r'nudge_model_info\{version="([^"]*)"', r.read().decode())
+    except OSError:
+        return None
+    return match.group(1) if match else None
 
 
 def _trainer_args(config: DemoConfig, log_path: Path) -> list[str]:

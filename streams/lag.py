@@ -14,12 +14,20 @@ a rebalance took away, so ``sum`` over workers counts every partition once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from streams.metrics import Metrics
+from streams.settings import Settings
 
-__all__ = ["LagSampler", "install_lag_sampler", "lag_messages"]
+__all__ = [
+    "LagSampler",
+    "committed_lag",
+    "install_lag_sampler",
+    "lag_messages",
+    "wait_until_caught_up",
+]
 
 log = logging.getLogger(__name__)
 
@@ -103,3 +111,43 @@ def install_lag_sampler(
             log.debug("consumer lag not sampled this round", exc_info=True)
 
     return sampler
+
+
+def committed_lag(settings: Settings, kinds: Iterable[str]) -> int:
+    """Messages of ``kinds``' topics not yet committed by the consumer group of
+    ``settings.app_id`` (all partitions, whichever worker owns them)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.bootstrap_servers,
+            "group.id": settings.app_id,
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        tps = [
+            TopicPartition(settings.topic(k), p) for k in kinds for p in range(settings.partitions)
+        ]
+        lag = 0
+        for tp in consumer.committed(tps, timeout=10):
+            low, high = consumer.get_watermark_offsets(tp, timeout=10)
+            lag += high - max(tp.offset, low, 0)
+        return lag
+    finally:
+        consumer.close()
+
+
+def wait_until_caught_up(
+    settings: Settings,
+    kinds: Iterable[str] = ("decision-requests", "impressions", "conversions"),
+    timeout_seconds: float = 120,
+    poll_seconds: float = 0.5,
+) -> None:
+    """Block until the worker group committed every message of ``kinds``."""
+    kinds = tuple(kinds)
+    deadline = time.monotonic() + timeout_seconds
+    while (lag := committed_lag(settings, kinds)) > 0:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"workers still {lag} messages behind after {timeout_seconds:g} s")
+        time.sleep(poll_seconds)

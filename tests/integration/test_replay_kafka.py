@@ -16,10 +16,11 @@ from model.simulator import Environment, UniformLogging, rounds_to_events, simul
 from state import InMemoryStore, RocksStore
 from streams.cli import main
 from streams.inspect import store_paths
+from streams.lag import wait_until_caught_up
 from streams.replay import replay_offline
 from streams.settings import Settings
 from streams.wiring import build_engine
-from tests.support import WorkerProcess, settings_env, wait_until_caught_up
+from tests.support import WorkerProcess, settings_env
 
 pytestmark = pytest.mark.integration
 

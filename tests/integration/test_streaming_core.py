@@ -14,8 +14,9 @@ import pytest
 from model.catalog import load_catalog
 from streams.inspect import read_from_store
 from streams.kafka_io import read_topic
+from streams.lag import wait_until_caught_up
 from streams.settings import Settings
-from tests.support import WorkerProcess, produce_json, wait_until_caught_up
+from tests.support import WorkerProcess, produce_json
 
 pytestmark = pytest.mark.integration
 T0 = 1_760_000_000_000

@@ -15,7 +15,7 @@ def test_abtest_shows_nudgeflow_significantly_above_the_rule_baseline(tmp_path: 
             [
                 "abtest",
                 "--users",
-                "4000",
+                "8000",
                 "--history",
                 "50000",
                 "--seed",
@@ -28,11 +28,14 @@ def test_abtest_shows_nudgeflow_significantly_above_the_rule_baseline(tmp_path: 
         == 0
     )
     result = json.loads((out / "result.json").read_text())
-    assert result["n_a"] + result["n_b"] == 4000
+    assert result["n_a"] + result["n_b"] == 8000
+    assert result["through"] == "offline"
     assert result["rate_b"] > result["rate_a"]
     assert result["p_value"] < 0.001
     assert result["diff_low"] > 0
     assert (out / "cr.png").stat().st_size > 0 and "CR %" in (out / "report.md").read_text()
+    with open(out / "sessions.csv") as rows:
+        assert sum(1 for _ in rows) == 8000 + 1  # a row per user and session, and the header
 
 
 def test_simulate_then_evaluate_writes_a_report_with_the_truth(tmp_path: Path) -> None:
@@ -73,3 +76,5 @@ def test_simulate_then_evaluate_writes_a_report_with_the_truth(tmp_path: Path) -
 def test_user_errors_exit_with_status_2(tmp_path: Path) -> None:
     assert main(["replay", str(tmp_path / "missing.jsonl"), "--offline"]) == 2
     assert main(["evaluate", str(tmp_path / "x.jsonl"), "--train-share", "2"]) == 2
+    assert main(["abtest", "--through", "kafka", "--scorer", "segment"]) == 2
+    assert main(["abtest", "--users", "1"]) == 2
