@@ -61,6 +61,7 @@ def test_nudge_services_share_the_image_and_wait_for_broker_and_topics() -> None
     assert found["worker-1"]["command"] == found["worker-2"]["command"] == ["worker"]
     assert found["trainer"]["command"][:2] == ["train", "--from-kafka"]
     assert found["simulator"]["profiles"] == ["simulate"]
+    assert found["simulator"]["command"][:2] == ["simulate", "--live"]  # closed loop
     assert all("profiles" not in found[n] for n in found if n != "simulator")
 
 
