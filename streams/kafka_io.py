@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-__all__ = ["make_consumer", "make_producer", "read_topic"]
+__all__ = ["make_consumer", "make_producer", "read_to_end", "read_topic"]
 
 
 def make_producer(bootstrap_servers: str, **extra: Any) -> Producer:
@@ -60,5 +60,41 @@ def read_topic(
                 last = time.monotonic()
             elif time.monotonic() - last > idle_seconds and (expect is None or seen > 0):
                 return
+    finally:
+        consumer.close()
+
+
+def read_to_end(
+    bootstrap_servers: str, topic: str, *, timeout_seconds: float = 600.0
+) -> Iterator[Any]:
+    """Every message of ``topic`` from the beginning up to its end as of this call (each
+    partition's high watermark then); what is produced later is left for the next read.
+    Exact and without waiting for the topic to go quiet. Raises ``ValueError`` for a topic
+    that does not exist, ``TimeoutError`` when the end is not reached in time."""
+    consumer = make_consumer(bootstrap_servers)
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if meta is None or meta.error is not None:
+            raise ValueError(f"no topic {topic} on {bootstrap_servers}")
+        ends = {}
+        for partition in meta.partitions:
+            offsets = consumer.get_watermark_offsets(TopicPartition(topic, partition), 10)
+            low, high = offsets or (None, None)
+            if low is None or high is None:
+                raise TimeoutError(f"{topic}[{partition}]: no offsets from the broker")
+            if high > low:
+                ends[partition] = high
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+        deadline = time.monotonic() + timeout_seconds
+        while ends:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: end not reached in {timeout_seconds:g} s")
+            for message in consumer.consume(1000, timeout=0.5):
+                end, offset = ends.get(message.partition() or 0), message.offset()
+                if message.error() is None and end is not None and (offset or 0) < end:
+                    yield message
+            for tp in consumer.position([TopicPartition(topic, p) for p in ends]):
+                if tp.offset >= ends[tp.partition]:  # past the end (control records too)
+                    del ends[tp.partition]
     finally:
         consumer.close()

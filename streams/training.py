@@ -24,7 +24,7 @@ import msgspec
 
 from model.catalog import Catalog
 from model.events import Decision, LogEvent
-from model.logs import read_log
+from model.logs import ColumnMapping, read_log
 from model.twotower.artifact import newest_valid
 from model.twotower.dataset import Example, build_examples, split_by_time, split_by_user
 from model.twotower.scorer import TwoTowerScorer, validate_scorer
@@ -104,23 +104,25 @@ def events_in_window(
     return kept
 
 
-def read_log_events(path: Path) -> list[LogEvent]:
-    """A JSONL or Parquet log (``model.logs.read_log``)."""
-    return list(read_log(path))
+def read_log_events(path: Path, columns: ColumnMapping | None = None) -> list[LogEvent]:
+    """A JSONL, Parquet or CSV log (``model.logs.read_log``); ``columns`` maps the
+    columns of a CSV export (a mapping for another format is a ``ValueError``)."""
+    return list(read_log(path, columns))
 
 
-def read_topic_events(settings: Settings, idle_seconds: float = 3.0) -> list[LogEvent]:
-    """Every decoded event of the requests, decisions, impressions and conversions topics
-    (from the beginning; filter by time with :func:`events_in_window`). Undecodable
-    messages are skipped: the worker dead-letters them already."""
-    from streams.kafka_io import read_topic
+def read_topic_events(settings: Settings) -> list[LogEvent]:
+    """Every decoded event of the requests, decisions, impressions and conversions topics,
+    from the beginning to their ends as of now (filter by time with
+    :func:`events_in_window`). Undecodable messages are skipped: the worker dead-letters
+    them already."""
+    from streams.kafka_io import read_to_end
     from streams.schemas import Rejection, decode_event
 
     events: list[LogEvent] = []
     decisions = msgspec.json.Decoder(Decision)
     for kind in ("decision-requests", "decisions", "impressions", "conversions"):
         topic = settings.topic(kind)
-        for message in read_topic(settings.bootstrap_servers, topic, idle_seconds=idle_seconds):
+        for message in read_to_end(settings.bootstrap_servers, topic):
             if kind == "decisions":
                 try:
                     events.append(decisions.decode(message.value()))

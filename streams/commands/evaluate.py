@@ -29,7 +29,15 @@ def register(commands: argparse._SubParsersAction) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("log", type=Path, metavar="LOG", help="log file (.jsonl or .parquet)")
+    parser.add_argument(
+        "log", type=Path, metavar="LOG", help="log file (.jsonl, .parquet, .csv or .csv.gz)"
+    )
+    parser.add_argument(
+        "--columns",
+        type=Path,
+        metavar="MAPPING.json",
+        help="column mapping for a CSV log (see README 'Log format')",
+    )
     parser.add_argument(
         "--target",
         choices=("segment-greedy", "uniform", "oracle"),
@@ -88,12 +96,13 @@ def _catalog(args: argparse.Namespace, env):
 
 def _run(args: argparse.Namespace) -> int:
     from model.evaluation import SegmentRateModel, feedback_from_events
-    from model.logs import read_log
+    from model.logs import load_column_mapping, read_log
 
     if not 0 < args.train_share < 1:
         raise ValueError("--train-share must be in (0, 1)")
+    columns = load_column_mapping(args.columns, log=args.log) if args.columns else None
     env = _environment(args)
-    fb = feedback_from_events(read_log(args.log), _catalog(args, env))
+    fb = feedback_from_events(read_log(args.log, columns), _catalog(args, env))
     rng = np.random.default_rng(args.seed)
     train = rng.random(len(fb)) < args.train_share
     test = np.flatnonzero(~train)

@@ -14,8 +14,9 @@ from streams.commands._common import add_kafka_flags, add_policy_flags, settings
 from streams.settings import Settings
 
 HELP = """\
-Replay a log (JSONL or Parquet, see model/logs.py) of decision requests, decisions,
-impressions and conversions.
+Replay a log (JSONL, Parquet or CSV, see model/logs/ and README 'Log format') of
+decision requests, decisions, impressions and conversions. A CSV export with its own
+column names is read through --columns MAPPING.json.
 
 --offline: run every event through the same engine step as the worker (policy and
   catalog from --policy/--catalog or NUDGE_POLICY/NUDGE_CATALOG_PATH), into an in-memory
@@ -35,7 +36,15 @@ def register(commands: argparse._SubParsersAction) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("log", type=Path, metavar="LOG", help="log file (.jsonl or .parquet)")
+    parser.add_argument(
+        "log", type=Path, metavar="LOG", help="log file (.jsonl, .parquet, .csv or .csv.gz)"
+    )
+    parser.add_argument(
+        "--columns",
+        type=Path,
+        metavar="MAPPING.json",
+        help="column mapping for a CSV log (see README 'Log format')",
+    )
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--offline", action="store_true", help="replay through the pure step")
     mode.add_argument("--into", choices=("kafka",), help="publish into Kafka topics")
@@ -81,16 +90,17 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from model.logs import count_events, read_log
+    from model.logs import count_events, load_column_mapping, read_log
 
     if not args.log.exists():
         raise ValueError(f"log {args.log} does not exist")
+    columns = load_column_mapping(args.columns, log=args.log) if args.columns else None
     settings = settings_from(args)
-    total = count_events(args.log)
+    total = count_events(args.log, columns)
     with tqdm(total=total, unit="ev", disable=args.quiet, desc="replay") as bar:
         if args.offline:
-            return _offline(args, settings, read_log(args.log), bar.update)
-        return _kafka(args, settings, read_log(args.log), bar.update)
+            return _offline(args, settings, read_log(args.log, columns), bar.update)
+        return _kafka(args, settings, read_log(args.log, columns), bar.update)
 
 
 def _offline(args: argparse.Namespace, settings: Settings, events: Iterator, update) -> int:

@@ -29,7 +29,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out",
         type=Path,
-        help="log file to write: .jsonl or .parquet (with --live: a folder for the report)",
+        help="log file to write: .jsonl, .parquet, .csv or .csv.gz (with --live: a folder "
+        "for the report)",
     )
     parser.add_argument("--users", type=int, default=10_000, help="population size (10000)")
     parser.add_argument(
@@ -120,7 +121,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.live:
         return _run_live(args)
     if args.out is None:
-        raise ValueError("--out FILE is required (a .jsonl or .parquet log)")
+        raise ValueError("--out FILE is required (a .jsonl, .parquet or .csv log)")
     from model.logs import write_log
     from model.simulator import build_logging_policy, rounds_to_events, simulate_rounds
 

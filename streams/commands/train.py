@@ -32,7 +32,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         dest="input",
         type=Path,
         metavar="PATH",
-        help="event log, JSONL or Parquet (the format replay uses)",
+        help="event log, JSONL, Parquet or CSV (the format replay uses)",
+    )
+    source.add_argument(
+        "--columns",
+        type=Path,
+        metavar="MAPPING.json",
+        help="column mapping for a CSV log (see README 'Log format')",
     )
     source.add_argument(
         "--from-kafka",
@@ -161,6 +167,14 @@ def _run(args: argparse.Namespace) -> int:
         raise CommandError(f"no such log: {args.input}")
     if args.version and args.every:
         raise CommandError("--version names one model; it cannot be combined with --every")
+    if args.columns is not None and args.input is None:
+        raise CommandError("--columns maps the columns of a CSV --input; give --input PATH")
+    from model.logs import load_column_mapping
+
+    # loaded once, before any round: a bad mapping stops the command, not just a round
+    args.column_mapping = (
+        load_column_mapping(args.columns, log=args.input) if args.columns else None
+    )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = settings_from(args)
     announce = args.announce if args.announce is not None else bool(args.every)
@@ -208,7 +222,11 @@ def _round(
     )
     from streams.training import announce as send
 
-    events = read_log_events(args.input) if args.input else read_topic_events(settings)
+    events = (
+        read_log_events(args.input, args.column_mapping)
+        if args.input
+        else read_topic_events(settings)
+    )
     events = events_in_window(
         events, since_ms=args.since, until_ms=args.until, window_seconds=args.window
     )
