@@ -52,7 +52,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix state model streams tests bench
 
 bench: setup
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf .nudge .pytest_cache .mypy_cache .ruff_cache

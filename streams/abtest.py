@@ -45,6 +45,7 @@ from model.events import Conversion, DecisionRequest, Event, Impression
 from model.scoring import Scorer
 from model.simulator import Environment
 from state import InMemoryStore
+from streams.processes import Children
 from streams.settings import Settings
 from streams.wiring import build_engine
 
@@ -279,7 +280,6 @@ def run_kafka(
     """Both groups through Kafka and a real worker each. Starts a local broker when
     ``start_broker`` (else uses ``base.bootstrap_servers``); stops what it started."""
     from streams.broker import LocalBroker, free_port
-    from streams.processes import Children
 
     broker = None
     if start_broker:
@@ -291,7 +291,7 @@ def run_kafka(
         if broker is not None:
             broker.start()
         settings = _group_settings(experiment, base, out_dir)
-        result = _drive_kafka(experiment, settings, children, out_dir, progress, stall_seconds)
+        result = _drive_kafka(experiment, settings, children, progress, stall_seconds)
     finally:
         children.close()
         if broker is not None:
@@ -327,8 +327,7 @@ def _group_settings(experiment: Experiment, base: Settings, out_dir: Path) -> di
 def _drive_kafka(
     experiment: Experiment,
     settings: dict[str, Settings],
-    children: Any,
-    out_dir: Path,
+    children: Children,
     progress: bool,
     stall_seconds: float,
 ) -> AbResult:
@@ -394,7 +393,7 @@ def _drive_kafka(
 
 
 def _decisions(
-    consumer: Any, pending: dict[str, int], children: Any, stall_seconds: float
+    consumer: Any, pending: dict[str, int], children: Children, stall_seconds: float
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """(user, decision) for each pending request, as the workers answer; a decision seen
     twice (redelivery) is yielded once. Raises when the workers stop answering."""

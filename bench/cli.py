@@ -1,0 +1,149 @@
+"""``python -m bench``: arguments, the sections to run, one JSON object on stdout."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.evaluation import N_BOOTSTRAP, TARGET_EVENTS_PER_SECOND, bench_evaluation
+from bench.replay import REPLAY_POLICIES, bench_replay
+from bench.step import STEP_POLICIES, bench_outcomes, bench_step
+from bench.timing import THREAD_VARIABLES, note
+
+__all__ = ["SECTIONS", "main", "parse_args", "run"]
+
+SECTIONS = ("step", "outcomes", "replay", "evaluation")
+
+HELP = f"""\
+Throughput of nudgeflow's hot paths, each against a baseline measured in the same run
+(these machines are noisy: compare ratios between machines, not rates). Prints one JSON
+object on stdout; progress goes to stderr.
+
+sections (--only):
+  step        decision requests/s through the pure step with an in-memory store, per
+              policy ({", ".join(STEP_POLICIES)}); baseline msgspec decode + plain dict update
+  outcomes    impressions/s through the pure step
+  replay      log events/s of a simulator log (requests, decisions, impressions,
+              conversions; --events requests) replayed as `nudge replay --offline` does,
+              for {", ".join(REPLAY_POLICIES)}; baseline msgspec decode + plain dict update
+  evaluation  logged rounds/s through the off-policy estimators as `nudge evaluate` runs
+              them (logging mean, replay, IPS, SNIPS, DR, each with a {N_BOOTSTRAP}-resample
+              bootstrap interval) on one core: BLAS/OpenMP threads 1, process pinned to one
+              CPU; target {TARGET_EVENTS_PER_SECOND:,} rounds/s for the whole set; baselines
+              numpy.mean and a textbook index bootstrap of the mean
+
+Every figure is the median of --repeats runs.
+"""
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--events",
+        type=_positive,
+        default=5_000,
+        help="requests for step and replay, impressions for outcomes (5000)",
+    )
+    parser.add_argument(
+        "--rounds", type=_positive, default=100_000, help="evaluation: test rounds (100000)"
+    )
+    parser.add_argument(
+        "--bootstrap",
+        type=_positive,
+        default=N_BOOTSTRAP,
+        help=f"evaluation: bootstrap resamples per interval ({N_BOOTSTRAP}, evaluate's default)",
+    )
+    parser.add_argument("--repeats", type=_positive, default=3, help="runs per figure (3)")
+    parser.add_argument(
+        "--only",
+        type=_sections,
+        default=SECTIONS,
+        metavar="LIST",
+        help=f"comma-separated sections to run (default all: {','.join(SECTIONS)})",
+    )
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the JSON here")
+    return parser.parse_args(argv)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _sections(text: str) -> tuple[str, ...]:
+    chosen = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = sorted(set(chosen) - set(SECTIONS))
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown section(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(SECTIONS)}"
+        )
+    return tuple(s for s in SECTIONS if s in chosen)
+
+
+def _step(args: argparse.Namespace) -> dict[str, Any]:
+    report: dict[str, Any] = {}
+    for policy in STEP_POLICIES:
+        try:
+            report[policy] = bench_step(policy, args.events, args.repeats)
+        except Exception as exc:  # noqa: BLE001 - a missing policy is reported, not fatal
+            report[policy] = {"error": str(exc)}
+    return report
+
+
+RUNNERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    "step": _step,
+    "outcomes": lambda a: bench_outcomes(a.events, a.repeats),
+    "replay": lambda a: bench_replay(a.events, a.repeats),
+    "evaluation": lambda a: bench_evaluation(a.rounds, a.repeats, a.bootstrap),
+}
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "cpus": os.cpu_count(),
+        "thread_variables": {name: os.environ.get(name) for name in THREAD_VARIABLES},
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """The report of the chosen sections (see ``HELP``)."""
+    report: dict[str, Any] = {
+        "machine": _machine(),
+        "events": args.events,
+        "rounds": args.rounds,
+        "repeats": args.repeats,
+    }
+    for section in args.only:
+        note(f"{section} ...")
+        started = time.perf_counter()
+        report[section] = RUNNERS[section](args)
+        note(f"{section} done in {time.perf_counter() - started:.1f} s")
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    text = json.dumps(run(args), indent=2)
+    print(text)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
+        note(f"wrote {args.json}")
+    return 0
