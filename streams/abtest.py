@@ -276,9 +276,11 @@ def run_kafka(
     start_broker: bool,
     progress: bool = True,
     stall_seconds: float = 120.0,
+    keep_topics: bool = False,
 ) -> AbResult:
     """Both groups through Kafka and a real worker each. Starts a local broker when
-    ``start_broker`` (else uses ``base.bootstrap_servers``); stops what it started."""
+    ``start_broker`` (else uses ``base.bootstrap_servers``, and deletes the run's topics
+    afterwards unless ``keep_topics``); stops what it started."""
     from streams.broker import LocalBroker, free_port
 
     broker = None
@@ -287,6 +289,7 @@ def run_kafka(
         broker = LocalBroker(out_dir / "broker", port=port)
         base = base.with_(bootstrap_servers=f"127.0.0.1:{port}")
     children = Children(out_dir)
+    settings: dict[str, Settings] = {}
     try:
         if broker is not None:
             broker.start()
@@ -296,10 +299,16 @@ def run_kafka(
         children.close()
         if broker is not None:
             broker.stop()
+        elif not keep_topics:
+            from streams.topics import delete_app_topics
+
+            for group in settings.values():
+                delete_app_topics(group)
     where = "a broker started here" if broker is not None else base.bootstrap_servers
+    kept = "" if broker is not None or keep_topics else ", deleted after the run"
     result.notes.append(
         f"through Kafka ({where}): topics {settings['A'].topic_prefix}* (A) and "
-        f"{settings['B'].topic_prefix}* (B), one worker per group; logs in {out_dir}"
+        f"{settings['B'].topic_prefix}* (B){kept}, one worker per group; logs in {out_dir}"
     )
     return result
 

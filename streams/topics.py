@@ -9,7 +9,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.settings import TOPIC_KINDS, USER_KEYED, Settings
 
-__all__ = ["TopicReport", "create_topics", "topic_specs"]
+__all__ = ["TopicReport", "create_topics", "delete_app_topics", "topic_specs"]
 
 
 @dataclass(frozen=True)
@@ -63,3 +63,18 @@ def _check_partitions(admin: AdminClient, settings: Settings, timeout_seconds: f
     }
     if len(set(counts.values())) > 1:
         raise ValueError(f"user-keyed topics are not co-partitioned: {counts}")
+
+
+def delete_app_topics(settings: Settings, timeout_seconds: float = 30) -> list[str]:
+    """Delete the topics of one throw-away deployment: those named with its topic prefix
+    and the worker's own (changelog, assignor), named after its app id. Returns them."""
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    names = sorted(
+        name
+        for name in admin.list_topics(timeout=timeout_seconds).topics
+        if name.startswith(settings.topic_prefix) or name.startswith(f"{settings.app_id}-")
+    )
+    if names:
+        for future in admin.delete_topics(names, operation_timeout=timeout_seconds).values():
+            future.result(timeout=timeout_seconds)
+    return names

@@ -86,6 +86,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         default=120.0,
         help="kafka: give up when no decision arrived for this long (120)",
     )
+    parser.add_argument(
+        "--keep-topics",
+        action="store_true",
+        help="kafka, on a broker not started here: keep the run's topics (default: deleted)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_kafka_flags(parser)
     parser.set_defaults(func=_run)
@@ -121,6 +126,7 @@ def _run(args: argparse.Namespace) -> int:
             start_broker=own_broker,
             progress=progress,
             stall_seconds=args.stall_seconds,
+            keep_topics=args.keep_topics,
         )
     else:
         result = run_offline(experiment, progress=progress)

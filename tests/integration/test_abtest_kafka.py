@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,17 @@ def test_abtest_through_kafka_equals_offline_and_is_significant(
     assert f"group B decisions served by: 5000 x epsilon-greedy {version}" in report
     assert "group A decisions served by: 5000 x rule-based" in report
     assert (tmp_path / "kafka" / "cr.png").stat().st_size > 0
+    assert _left_behind(kafka_settings) == []  # the run's topics were deleted after it
+
+
+def _left_behind(settings: Settings) -> list[str]:
+    """The run's topics still listed, after giving the deletion a few seconds."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    for _ in range(20):
+        left = [t for t in admin.list_topics(timeout=10).topics if "abtest-" in t]
+        if not left:
+            break
+        time.sleep(0.5)
+    return left
