@@ -28,6 +28,7 @@ from model.events import SCHEMA_VERSION, Conversion, Decision, DecisionRequest, 
 from model.guardrails import Guardrails, screen
 from model.reward import (
     DEFAULT_REWARD_WEIGHTS,
+    already_credited,
     attribute,
     check_weights,
     credit,
@@ -257,7 +258,7 @@ class Engine:
     def _decision(self, request: DecisionRequest, record: DecisionRecord) -> Decision:
         """The wire decision of a stored record (the same for a redelivered request)."""
         fields = msgspec.structs.asdict(record)
-        for internal in ("ts_ms", "impressed_ms", "converted"):
+        for internal in ("ts_ms", "impressed_ms", "converted", "credited"):
             del fields[internal]
         arm_id = record.arm_id
         arm = self.catalog.arm(arm_id) if arm_id is not None and arm_id in self.catalog else None
@@ -300,8 +301,10 @@ class Engine:
         reward = event_reward(weight, conversion.value, config.reward_cap)
         if reward is None:
             return StepResult(state, Outcome.REJECTED, reason="invalid_value")
-        state = note_purchase(state, conversion, config.purchase_kinds)
         record = attribute(state, conversion, config.attribution_window_seconds)
+        if not isinstance(record, str) and already_credited(record, conversion):
+            return StepResult(state, Outcome.DUPLICATE, reason="already_credited")
+        state = note_purchase(state, conversion, config.purchase_kinds)
         if isinstance(record, str):
             return StepResult(state, Outcome.ORPHAN, reason=record)
         success = conversion.kind in config.success_kinds

@@ -11,7 +11,10 @@ the conversion must come within the attribution window of the impression (or of 
 decision when it was never impressed). Otherwise it is an orphan with a reason:
 ``orphan_unknown_decision``, ``orphan_no_impression``, ``orphan_no_nudge`` (the decision
 showed nothing) or ``orphan_outside_window``. A decision converts at most once: only
-the first success-kind event adds to ``conversions``; every event adds its reward.
+the first success-kind event adds to ``conversions``; every event adds its reward, once:
+the decision remembers the ``event_id`` of the conversions credited to it (the newest
+``MAX_CREDITED``), so the same conversion sent again at another offset (a repeated
+replay, a producer's retry) is a duplicate, not a second reward.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from state import (
 
 __all__ = [
     "DEFAULT_REWARD_WEIGHTS",
+    "MAX_CREDITED",
+    "already_credited",
     "attribute",
     "check_weights",
     "credit",
@@ -43,6 +48,7 @@ __all__ = [
 ]
 
 DEFAULT_REWARD_WEIGHTS: Mapping[str, float] = {"click": 0.1, "dwell": 0.2, "purchase": 1.0}
+MAX_CREDITED = 32  # conversion event ids remembered per decision
 
 
 def check_weights(weights: Mapping[str, float], reward_cap: float) -> None:
@@ -88,7 +94,8 @@ def credit(
     success: bool,
     half_life_seconds: float | None = None,
 ) -> UserState:
-    """Add ``reward`` to the decision's arm; a ``success`` converts a decision once only."""
+    """Add ``reward`` to the decision's arm; a ``success`` converts a decision once only.
+    Check :func:`already_credited` first: crediting the same event twice counts twice."""
     if record.arm_id is None:
         raise ValueError("cannot credit a decision that showed no arm")
     converts = success and not record.converted
@@ -100,9 +107,16 @@ def credit(
         converted=converts,
         half_life_seconds=half_life_seconds,
     )
-    if not converts:
-        return new_state
-    return replace_decision(new_state, msgspec.structs.replace(record, converted=True))
+    credited = (*record.credited, conversion.event_id)[-MAX_CREDITED:]
+    updated = msgspec.structs.replace(
+        record, converted=record.converted or converts, credited=credited
+    )
+    return replace_decision(new_state, updated)
+
+
+def already_credited(record: DecisionRecord, conversion: Conversion) -> bool:
+    """True when this conversion event was credited to ``record`` before."""
+    return conversion.event_id in record.credited
 
 
 def note_purchase(

@@ -48,6 +48,7 @@ class DecisionRecord(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
     reason: str | None = None
     impressed_ms: int | None = None
     converted: bool = False
+    credited: tuple[str, ...] = ()  # event ids of the conversions credited to it, newest last
 
 
 class UserState(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

@@ -83,6 +83,28 @@ def test_a_decision_converts_once_however_many_purchases() -> None:
     assert user.arm(result.decision.arm_id).reward_sum == pytest.approx(3.0)
 
 
+@pytest.mark.parametrize("with_decision_id", [True, False])
+def test_a_conversion_sent_again_at_a_new_offset_is_credited_once(with_decision_id: bool) -> None:
+    """A repeated replay or a producer's retry re-sends an event under a new offset: its
+    event_id, remembered on the decision, makes it a duplicate instead of a second reward."""
+    user = User(_engine())
+    result = user.decide()
+    user.show(result)
+    assert result.decision is not None
+    decision_id = result.decision.decision_id if with_decision_id else None
+    click = user.events.conversion("click", decision_id)
+    purchase = user.events.conversion("purchase", decision_id)
+    for event in (click, purchase):
+        assert user.step(event, CONV).outcome is Outcome.APPLIED
+    before = user.state
+    for event in (click, purchase, click):
+        again = user.step(event, CONV)  # new offsets, same events
+        assert again.outcome is Outcome.DUPLICATE and again.reason == "already_credited"
+    assert user.state.arms == before.arms
+    assert user.arm(result.decision.arm_id).reward_sum == pytest.approx(1.1)
+    assert user.arm(result.decision.arm_id).conversions == 1
+
+
 @pytest.mark.parametrize(
     ("kind", "value", "reward"), [("dwell", 2.0, 0.4), ("purchase", 5.0, 1.0), ("click", -3, 0.0)]
 )
