@@ -276,6 +276,16 @@ def test_promtool_check_metrics_on_a_worker_exposition(observed: Observed) -> No
 
 
 @pytest.mark.integration
+def test_state_keys_counts_the_users_the_worker_holds(observed: Observed) -> None:
+    samples = {
+        s.name: s.value
+        for f in text_string_to_metric_families(observed.exposition)
+        for s in f.samples
+    }
+    assert samples["nudge_state_keys"] >= 20  # user-0 .. user-19 decided in every round
+
+
+@pytest.mark.integration
 def test_every_dashboard_series_is_in_the_worker_exposition(observed: Observed) -> None:
     exposed = exposed_series(observed.exposition) | {"up"}
     missing = {
