@@ -53,7 +53,8 @@ class Metrics:
         )
         self.decisions = Counter(
             "nudge_decisions_total",
-            "Decisions emitted, by policy and whether it explored.",
+            "Decisions made, by policy and whether it explored (a repeated request's re-emitted "
+            "decision is counted as a duplicate event, not here).",
             ["policy", "explored"],
             registry=r,
         )

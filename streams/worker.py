@@ -124,7 +124,8 @@ def build_app(settings: Settings, holder: EngineHolder, metrics: Metrics) -> fau
     async def emit(kind: str, message: Any, result: StepResult, event: Event) -> None:
         if result.decision is not None:
             await decisions.send(key=message.key, value=_encode(result.decision))
-            count_decision(result.decision)
+            if result.outcome is not Outcome.DUPLICATE:  # a re-emitted decision is not new
+                count_decision(result.decision)
         if result.outcome in (Outcome.REJECTED, Outcome.ORPHAN):
             assert result.reason is not None
             await reject(message, kind, Rejection(result.reason, f"{kind} event refused"))
@@ -181,7 +182,8 @@ def _count_keys(table: Any, exact_below: int = 100_000) -> float:
             if estimate >= exact_below:
                 total += estimate  # Faust's few bookkeeping keys are noise at this size
             else:
-                total += sum(1 for key in db.keys() if not bytes(key).startswith(b"__faust"))
+                keys = db.keys()  # an Rdict iterates by index, not by key: keys() it is
+                total += sum(1 for key in keys if not bytes(key).startswith(b"__faust"))
         except Exception:  # noqa: BLE001 - a db closing during a rebalance
             continue
     return float(total)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from model.catalog import load_catalog
 from streams.inspect import read_from_store
@@ -265,3 +266,14 @@ def test_frequency_cap_and_repeated_requests_through_the_worker(
     seen = Counter(d["request_id"] for d in everything)
     assert seen == Counter({r["event_id"]: 2 if i < 10 else 1 for i, r in enumerate(requests)})
     assert all(d == original[d["request_id"]] for d in everything)
+    made = sum(
+        s.value
+        for family in text_string_to_metric_families(exposition)
+        for s in family.samples
+        if s.name == "nudge_decisions_total"
+    )
+    assert made == 20  # the 10 re-emitted decisions are not counted as new ones
+    duplicates = metric_value(
+        exposition, "nudge_events_consumed_total", topic="decision-requests", outcome="duplicate"
+    )
+    assert duplicates == 10
