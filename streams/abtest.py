@@ -282,8 +282,11 @@ def run_kafka(
     ``start_broker`` (else uses ``base.bootstrap_servers``, and deletes the run's topics
     afterwards unless ``keep_topics``); stops what it started."""
     from streams.broker import LocalBroker, free_port
+    from streams.kafka_io import require_broker
 
     broker = None
+    if not start_broker:
+        require_broker(base.bootstrap_servers)
     if start_broker:
         port = free_port()
         broker = LocalBroker(out_dir / "broker", port=port)

@@ -12,6 +12,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from confluent_kafka import KafkaException
+
 from streams.broker import BrokerError
 from streams.settings import SettingsError
 
@@ -62,7 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (CommandError, SettingsError, BrokerError, ValueError, OSError) as exc:
-        print(f"nudge: error: {exc}", file=sys.stderr)
+        print(f"nudge: error: {exc or type(exc).__name__}", file=sys.stderr)
+        return 2
+    except KafkaException as exc:
+        error = exc.args[0] if exc.args else exc
+        print(f"nudge: error: Kafka: {getattr(error, 'str', lambda: error)()}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nudge: interrupted", file=sys.stderr)

@@ -7,9 +7,24 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient
 
-__all__ = ["make_consumer", "make_producer", "read_to_end", "read_topic"]
+__all__ = [
+    "BrokerUnreachable",
+    "make_consumer",
+    "make_producer",
+    "read_to_end",
+    "read_topic",
+    "require_broker",
+]
 
 
 def make_producer(bootstrap_servers: str, **extra: Any) -> Producer:
@@ -98,3 +113,39 @@ def read_to_end(
                     del ends[tp.partition]
     finally:
         consumer.close()
+
+
+class BrokerUnreachable(ConnectionError):
+    """No Kafka broker answered at the configured address."""
+
+
+def require_broker(bootstrap_servers: str, timeout_seconds: float = 10.0) -> None:
+    """Return when a broker answers at ``bootstrap_servers``; otherwise raise
+    :class:`BrokerUnreachable` with a one-line reason, so a command fails fast instead of
+    retrying silently: at once when every broker refuses the connection, else after
+    ``timeout_seconds`` (librdkafka's own connection errors are kept quiet here)."""
+    refused: list[str] = []
+
+    def on_error(error: KafkaError) -> None:
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
+            refused.append(error.str())
+
+    config: dict[str, Any] = {
+        "bootstrap.servers": bootstrap_servers,
+        "log_level": 0,
+        "error_cb": on_error,
+    }
+    admin = AdminClient(config)
+    deadline = time.monotonic() + timeout_seconds
+    while not refused and time.monotonic() < deadline:
+        try:
+            if admin.list_topics(timeout=0.5).brokers:
+                return
+        except KafkaException:
+            pass
+        admin.poll(0)  # serves error_cb
+    why = "refused the connection" if refused else f"did not answer within {timeout_seconds:g} s"
+    raise BrokerUnreachable(
+        f"no Kafka broker at {bootstrap_servers}: it {why} (start one with "
+        "`nudge broker start`, or set --bootstrap-servers / NUDGE_BOOTSTRAP_SERVERS)"
+    )

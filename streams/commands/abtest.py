@@ -113,12 +113,16 @@ def _run(args: argparse.Namespace) -> int:
         model_dir=args.model_dir,
     )
     settings = settings_from(args)
+    own_broker = args.bootstrap_servers is None and "NUDGE_BOOTSTRAP_SERVERS" not in os.environ
+    if args.through == "kafka" and not own_broker:
+        from streams.kafka_io import require_broker
+
+        require_broker(settings.bootstrap_servers)  # before the minutes of preparation
     out_dir = args.out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     progress = not args.quiet
     experiment = prepare(config, settings, out_dir, progress=progress)
     if args.through == "kafka":
-        own_broker = args.bootstrap_servers is None and "NUDGE_BOOTSTRAP_SERVERS" not in os.environ
         result = run_kafka(
             experiment,
             settings,

@@ -139,9 +139,10 @@ def _dump(store, path: Path) -> None:
 
 
 def _kafka(args: argparse.Namespace, settings: Settings, events: Iterator, update) -> int:
-    from streams.kafka_io import make_producer
+    from streams.kafka_io import make_producer, require_broker
     from streams.replay import KafkaReplay
 
+    require_broker(settings.bootstrap_servers)
     checkpoint = args.checkpoint or args.log.with_name(
         f"{args.log.name}.{settings.topic_prefix}replay.json"
     )

@@ -113,7 +113,11 @@ def _run_live(args: argparse.Namespace) -> int:
         users=args.users,
         seed=args.seed,
     )
-    print(run_live(settings_from(args), config, max_requests=args.requests))
+    from streams.kafka_io import require_broker
+
+    settings = settings_from(args)
+    require_broker(settings.bootstrap_servers)
+    print(run_live(settings, config, max_requests=args.requests))
     return 0
 
 

@@ -39,6 +39,9 @@ def _show(args: argparse.Namespace) -> int:
     if args.source in ("auto", "store"):
         state = read_from_store(settings, args.user_id)
     if state is None and args.source in ("auto", "changelog"):
+        from streams.kafka_io import require_broker
+
+        require_broker(settings.bootstrap_servers)
         state = read_from_changelog(settings, args.user_id)
     if state is None:
         print(f"nudge: no state for user {args.user_id!r}")

@@ -23,7 +23,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _create(args: argparse.Namespace) -> int:
-    for report in create_topics(settings_from(args)):
+    from streams.kafka_io import require_broker
+
+    settings = settings_from(args)
+    require_broker(settings.bootstrap_servers)
+    for report in create_topics(settings):
         state = "created" if report.created else "exists"
         print(f"{report.name}\t{report.partitions}\t{state}")
     return 0

@@ -177,6 +177,10 @@ def _run(args: argparse.Namespace) -> int:
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = settings_from(args)
+    if args.from_kafka:
+        from streams.kafka_io import require_broker
+
+        require_broker(settings.bootstrap_servers)
     announce = args.announce if args.announce is not None else bool(args.every)
     if not args.every:
         return _round(args, settings, announce, strict=True)

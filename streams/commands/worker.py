@@ -38,11 +38,13 @@ def _run(args: argparse.Namespace) -> int:
     import faust
     from prometheus_client import start_http_server
 
+    from streams.kafka_io import require_broker
     from streams.metrics import Metrics
     from streams.wiring import build_engine
     from streams.worker import EngineHolder, build_app
 
     settings = settings_from(args)
+    require_broker(settings.bootstrap_servers, timeout_seconds=30)
     holder = EngineHolder(build_engine(settings))
     metrics = Metrics()
     metrics.model_info.info({"version": holder.engine.scorer.version})

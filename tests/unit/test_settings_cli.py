@@ -74,3 +74,29 @@ def test_to_env_round_trips_through_from_env(tmp_path: Path) -> None:
     )
     assert Settings.from_env(settings.to_env()) == settings
     assert "NUDGE_HALF_LIFE_SECONDS" not in Settings().to_env()  # None stays unset
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["topics", "create"],
+        ["replay", "LOG", "--into", "kafka", "--quiet"],
+        ["simulate", "--live", "--duration", "5"],
+        ["train", "--from-kafka"],
+        ["state", "show", "u1", "--source", "changelog"],
+        ["abtest", "--through", "kafka", "--users", "10", "--quiet"],
+    ],
+    ids=lambda command: " ".join(command[:2]),
+)
+def test_kafka_commands_fail_fast_with_one_line_when_no_broker_answers(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from streams.broker import free_port
+
+    log = tmp_path / "log.jsonl"
+    log.write_text("")
+    args = [str(log) if a == "LOG" else a for a in command]
+    address = f"127.0.0.1:{free_port()}"  # nothing listens there: connections are refused
+    assert main([*args, "--bootstrap-servers", address]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"nudge: error: no Kafka broker at {address}"), err
