@@ -9,7 +9,7 @@ from typing import Any
 
 from streams.settings import Settings
 
-__all__ = ["add_kafka_flags", "add_policy_flags", "settings_from"]
+__all__ = ["add_columns_flag", "add_kafka_flags", "add_policy_flags", "settings_from"]
 
 
 def add_kafka_flags(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +26,15 @@ def add_kafka_flags(parser: argparse.ArgumentParser) -> None:
         "--partitions",
         type=int,
         help="partitions of every user-keyed topic (env NUDGE_PARTITIONS, default 4)",
+    )
+
+
+def add_columns_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument(
+        "--columns",
+        type=Path,
+        metavar="MAPPING.json",
+        help="column mapping for a CSV log (see README 'Log format')",
     )
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from streams.commands._common import add_columns_flag
+
 HELP = """\
 Evaluate a target policy on a logged (ideally uniform-random) log without deploying it.
 The log's rounds are split at random: --train-share fits a segment x arm conversion
@@ -32,12 +34,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "log", type=Path, metavar="LOG", help="log file (.jsonl, .parquet, .csv or .csv.gz)"
     )
-    parser.add_argument(
-        "--columns",
-        type=Path,
-        metavar="MAPPING.json",
-        help="column mapping for a CSV log (see README 'Log format')",
-    )
+    add_columns_flag(parser)
     parser.add_argument(
         "--target",
         choices=("segment-greedy", "uniform", "oracle"),

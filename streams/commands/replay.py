@@ -10,7 +10,12 @@ from pathlib import Path
 import msgspec
 from tqdm import tqdm
 
-from streams.commands._common import add_kafka_flags, add_policy_flags, settings_from
+from streams.commands._common import (
+    add_columns_flag,
+    add_kafka_flags,
+    add_policy_flags,
+    settings_from,
+)
 from streams.settings import Settings
 
 HELP = """\
@@ -39,12 +44,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "log", type=Path, metavar="LOG", help="log file (.jsonl, .parquet, .csv or .csv.gz)"
     )
-    parser.add_argument(
-        "--columns",
-        type=Path,
-        metavar="MAPPING.json",
-        help="column mapping for a CSV log (see README 'Log format')",
-    )
+    add_columns_flag(parser)
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--offline", action="store_true", help="replay through the pure step")
     mode.add_argument("--into", choices=("kafka",), help="publish into Kafka topics")

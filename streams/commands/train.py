@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from streams.commands._common import add_kafka_flags, settings_from
+from streams.commands._common import add_columns_flag, add_kafka_flags, settings_from
 
 log = logging.getLogger("streams.train")
 
@@ -34,12 +34,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="event log, JSONL, Parquet or CSV (the format replay uses)",
     )
-    source.add_argument(
-        "--columns",
-        type=Path,
-        metavar="MAPPING.json",
-        help="column mapping for a CSV log (see README 'Log format')",
-    )
+    add_columns_flag(source)
     source.add_argument(
         "--from-kafka",
         action="store_true",
