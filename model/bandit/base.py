@@ -4,9 +4,9 @@ A policy is an immutable, validated value (a frozen dataclass) with two verbs:
 
 - ``choose(stats, scores, candidates, rng, *, context=None) -> Choice``: one decision;
 - ``probabilities(stats, scores, candidates, rng, *, context=None) -> np.ndarray``: the
-  full distribution over candidates, shape ``(n,)``, summing to 1. Policies that draw
-  Monte Carlo samples (Thompson) use ``rng``; called with a generator in the same state,
-  ``choose`` picks from exactly this vector.
+  full distribution over candidates, shape ``(n,)``, summing to 1, computed exactly
+  (Thompson integrates P(arm has the largest draw) numerically; see ``beta_race``);
+  ``choose`` draws one uniform from ``rng`` and picks from exactly this vector.
 
 ``context`` carries what some policies need beyond the statistics: the request's user
 features (rule-based), pooled population statistics (Thompson) and whether a trained

@@ -20,7 +20,8 @@ Per candidate arm ``a`` the posterior is ``Beta(alpha_a, beta_a)`` with
 Propensity (documented method, quadrature). ``q_a``, the probability that arm ``a``'s
 posterior draw is the largest, is computed by numerical integration
 (``model.bandit.beta_race``: error below 0.01 against 400,000-draw Monte Carlo in the
-tests, typically 0.002; about 1 ms for 20 arms). The policy draws the served arm from
+tests, about 2e-5 at most against a converged reference; about 0.3-0.4 ms per decision
+over 81 arms on a 2-core machine). The policy draws the served arm from
 ``p = floor / n + (1 - floor) * q`` with one uniform from the seeded ``rng``. Drawing
 from the exact win probabilities has the same law as Thompson's "sample every
 posterior, take the argmax", and the reported propensity ``p[a]`` is the exact
@@ -120,9 +121,7 @@ class ThompsonSampling:
         *,
         context: PolicyContext | None = None,
     ) -> np.ndarray:
-        scores = check_inputs(stats, scores, candidates)
-        alpha, beta = self.posterior(stats, scores, context)
-        return mix_uniform(win_probabilities(alpha, beta), self.floor)
+        return self._distribution(stats, scores, candidates, context)[2]
 
     def choose(
         self,
@@ -133,8 +132,19 @@ class ThompsonSampling:
         *,
         context: PolicyContext | None = None,
     ) -> Choice:
-        p = self.probabilities(stats, scores, candidates, rng, context=context)
+        alpha, beta, p = self._distribution(stats, scores, candidates, context)
         index = sample_index(p, rng)
-        alpha, beta = self.posterior(stats, check_inputs(stats, scores, candidates), context)
         explored = index not in best_indices(alpha / (alpha + beta))
         return Choice(index=index, propensity=float(p[index]), explored=explored)
+
+    def _distribution(
+        self,
+        stats: Sequence[ArmStats],
+        scores: np.ndarray,
+        candidates: Sequence[str],
+        context: PolicyContext | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(alpha, beta, p)``: the posteriors and the distribution ``choose`` draws from
+        (what ``probabilities`` returns), each of shape ``(n,)``, computed once."""
+        alpha, beta = self.posterior(stats, check_inputs(stats, scores, candidates), context)
+        return alpha, beta, mix_uniform(win_probabilities(alpha, beta), self.floor)
