@@ -435,7 +435,8 @@ def write_report(
     out_dir: Path,
     echo: Callable[[str], None] = print,
 ) -> ABResult:
-    """report.md, result.json, sessions.csv and cr.png in ``out_dir``; prints the table."""
+    """report.md, report.html, result.json, sessions.csv and cr.png in ``out_dir``;
+    prints the table."""
     config, r = experiment.config, result.test(experiment.in_b)
     lines = [
         f"# A/B test: rule-based (A) vs nudgeflow (B), simulated, {result.through}",
@@ -462,8 +463,11 @@ def write_report(
     (out_dir / "result.json").write_text(json.dumps(doc, indent=2))
     _write_sessions(out_dir / "sessions.csv", experiment, result)
     _plot(out_dir / "cr.png", r, result.through)
+    from streams.html_report import write_html_report
+
+    write_html_report(out_dir / "report.html", "\n".join(lines), [out_dir / "cr.png"], lines[0][2:])
     echo("\n".join(lines[4:10]))
-    echo(f"report: {out_dir / 'report.md'}")
+    echo(f"report: {out_dir / 'report.md'} (and report.html, with the plot)")
     return r
 
 

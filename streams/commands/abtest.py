@@ -24,7 +24,8 @@ With the same seed, scorer and model, both runners give the same result user by 
 
 CR = users who purchased through a recommendation / users x 100. Reports both CRs, the
 lift, a two-proportion z-test p-value and a 95 % interval, and writes report.md,
-result.json, sessions.csv (who was shown what, and bought) and cr.png into --out-dir.
+report.html (with the plot, one file), result.json, sessions.csv (who was shown what,
+and bought) and cr.png into --out-dir.
 """
 
 

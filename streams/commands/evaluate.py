@@ -19,8 +19,8 @@ simulator's truth; needs --sim-users). Reports replay, IPS, SNIPS and DR estimat
 bootstrap intervals, the relative mean CR lift per product of the target over the
 baseline (each product with its first strategy, the marketer's default), the random
 policy's lift and the split-half optimal lower bound; writes report.md, estimates.json,
-estimates.png and lift.png into --out-dir. With --sim-users/--sim-seed (as given to
-nudge simulate) the true values are added.
+estimates.png, lift.png and report.html (all in one file) into --out-dir. With
+--sim-users/--sim-seed (as given to nudge simulate) the true values are added.
 """
 
 
@@ -213,8 +213,12 @@ def _write(args, fb, rows, truth, lifts) -> None:
     }
     (args.out_dir / "estimates.json").write_text(json.dumps(doc, indent=2))
     _plot(args.out_dir, rows, truth, lifts)
+    from streams.html_report import write_html_report
+
+    images = [args.out_dir / "estimates.png", args.out_dir / "lift.png"]
+    write_html_report(args.out_dir / "report.html", "\n".join(lines), images, lines[0][2:])
     print("\n".join(lines[4:]))
-    print(f"report: {args.out_dir / 'report.md'}")
+    print(f"report: {args.out_dir / 'report.md'} (and report.html, with the plots)")
 
 
 def _plot(out_dir: Path, rows, truth, lifts) -> None:

@@ -34,6 +34,7 @@ def test_abtest_shows_nudgeflow_significantly_above_the_rule_baseline(tmp_path: 
     assert result["p_value"] < 0.001
     assert result["diff_low"] > 0
     assert (out / "cr.png").stat().st_size > 0 and "CR %" in (out / "report.md").read_text()
+    assert "data:image/png;base64," in (out / "report.html").read_text()
     with open(out / "sessions.csv") as rows:
         assert sum(1 for _ in rows) == 8000 + 1  # a row per user and session, and the header
 
@@ -71,6 +72,7 @@ def test_simulate_then_evaluate_writes_a_report_with_the_truth(tmp_path: Path) -
     assert ips["low"] <= doc["truth"] <= ips["high"]
     assert set(doc["lift"]) == {"target", "random", "split-half bound"}
     assert (out / "estimates.png").exists() and (out / "lift.png").exists()
+    assert (out / "report.html").read_text().count("data:image/png;base64,") == 2
 
 
 def test_user_errors_exit_with_status_2(tmp_path: Path) -> None:
