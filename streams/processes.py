@@ -16,7 +16,12 @@ from pathlib import Path
 
 from streams.settings import Settings
 
-__all__ = ["Children"]
+__all__ = ["Children", "child_env"]
+
+
+def child_env(settings: Settings, log_level: str = "warning") -> dict[str, str]:
+    """The environment that makes a ``nudge`` child process use ``settings``."""
+    return {**os.environ, **settings.to_env(), "NUDGE_LOG_LEVEL": log_level}
 
 
 class Children:
@@ -30,7 +35,7 @@ class Children:
         """Start ``nudge ARGS`` with ``settings``; output goes to ``log_dir/log_name``."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         out = open(self.log_dir / log_name, "ab")  # noqa: SIM115 - owned by the child
-        env = {**os.environ, **settings.to_env(), "NUDGE_LOG_LEVEL": self.log_level}
+        env = child_env(settings, self.log_level)
         try:
             process = subprocess.Popen(
                 [sys.executable, "-m", "streams.cli", *args],

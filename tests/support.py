@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from typing import Any
 
 from streams.broker import free_port
 from streams.kafka_io import make_producer
+from streams.processes import child_env
 from streams.settings import Settings
 
 __all__ = ["WorkerProcess", "produce_json", "scrape", "settings_env"]
@@ -23,7 +23,7 @@ __all__ = ["WorkerProcess", "produce_json", "scrape", "settings_env"]
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a ``nudge`` subprocess use ``settings``."""
-    return {**os.environ, **settings.to_env(), "NUDGE_LOG_LEVEL": "warning"}
+    return child_env(settings)
 
 
 @dataclass
