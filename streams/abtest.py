@@ -291,7 +291,7 @@ def run_kafka(
         port = free_port()
         broker = LocalBroker(out_dir / "broker", port=port)
         base = base.with_(bootstrap_servers=f"127.0.0.1:{port}")
-    children = Children(out_dir)
+    children = Children(out_dir, log_level="info")  # the logs explain a stalled run
     settings: dict[str, Settings] = {}
     try:
         if broker is not None:
@@ -344,7 +344,7 @@ def _drive_kafka(
     stall_seconds: float,
 ) -> AbResult:
     from streams.broker import free_port
-    from streams.kafka_io import make_consumer, make_producer
+    from streams.kafka_io import assign_from_beginning, make_consumer, make_producer
     from streams.lag import wait_until_caught_up
 
     config = experiment.config
@@ -355,7 +355,7 @@ def _drive_kafka(
     bootstrap = settings["A"].bootstrap_servers
     producer = make_producer(bootstrap)
     consumer = make_consumer(bootstrap)
-    consumer.subscribe([settings[g].topic("decisions") for g in GROUPS])
+    assign_from_beginning(consumer, [settings[g].topic("decisions") for g in GROUPS])
     result = AbResult.empty(config.users, config.sessions, "kafka")
     served: dict[str, Counter[str]] = {g: Counter() for g in GROUPS}
     encode = msgspec.json.Encoder().encode
@@ -376,7 +376,9 @@ def _drive_kafka(
                     pending[request.event_id] = user
                     produce("decision-requests", request, experiment.group(user))
                 producer.flush(30)
-                for user, decision in _decisions(consumer, pending, children, stall_seconds):
+                for user, decision in _decisions(
+                    consumer, pending, children, stall_seconds, experiment.group
+                ):
                     g = experiment.group(user)
                     served[g][f"{decision['policy']} {decision.get('model_version')}"] += 1
                     arm = decision.get("arm_id")
@@ -405,7 +407,11 @@ def _drive_kafka(
 
 
 def _decisions(
-    consumer: Any, pending: dict[str, int], children: Children, stall_seconds: float
+    consumer: Any,
+    pending: dict[str, int],
+    children: Children,
+    stall_seconds: float,
+    group_of: Callable[[int], str],
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """(user, decision) for each pending request, as the workers answer; a decision seen
     twice (redelivery) is yielded once. Raises when the workers stop answering."""
@@ -424,8 +430,11 @@ def _decisions(
         if not children.alive():
             raise RuntimeError("a worker exited; see worker-*.log in the output folder")
         if time.monotonic() - last > stall_seconds:
+            waiting = Counter(group_of(user) for user in pending.values())
             raise RuntimeError(
-                f"no decision for {stall_seconds:g} s with {len(pending)} requests unanswered"
+                f"no decision for {stall_seconds:g} s with {len(pending)} requests unanswered "
+                f"({', '.join(f'group {g}: {n}' for g, n in sorted(waiting.items()))}); "
+                "see worker-*.log in the output folder"
             )
 
 

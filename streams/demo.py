@@ -24,7 +24,7 @@ from tqdm import tqdm
 from model.simulator import Environment, build_logging_policy
 from streams.broker import LocalBroker, free_port
 from streams.demo_report import Tally, write_report
-from streams.kafka_io import make_consumer, make_producer
+from streams.kafka_io import assign_from_beginning, make_consumer, make_producer
 from streams.processes import Children
 from streams.settings import Settings
 from streams.topics import create_topics
@@ -127,7 +127,7 @@ class Driver:
         }
         self.producer = make_producer(settings.bootstrap_servers)
         self.consumer = make_consumer(settings.bootstrap_servers)
-        self.consumer.subscribe([settings.topic("decisions")])
+        assign_from_beginning(self.consumer, [settings.topic("decisions")])
         self.tally = Tally(config.windows, config.duration_seconds)
         self.window_of: dict[str, int] = {}
         self.sent = 0

@@ -19,6 +19,7 @@ from confluent_kafka.admin import AdminClient
 
 __all__ = [
     "BrokerUnreachable",
+    "assign_from_beginning",
     "make_consumer",
     "make_producer",
     "read_to_end",
@@ -51,6 +52,29 @@ def make_consumer(bootstrap_servers: str, group_id: str | None = None, **extra: 
     })  # fmt: skip
 
 
+def assign_from_beginning(
+    consumer: Consumer, topics: list[str], timeout_seconds: float = 30.0
+) -> None:
+    """Read every partition of ``topics`` from its beginning, without a consumer group.
+
+    Not ``subscribe``: a topic created moments ago can be missing from the client's
+    metadata when it subscribes, and then stays unread until the next metadata refresh
+    (minutes). Asking for each topic by name waits until the broker knows it."""
+    deadline = time.monotonic() + timeout_seconds
+    assignment = []
+    for topic in topics:
+        while True:
+            meta = consumer.list_topics(topic, timeout=max(deadline - time.monotonic(), 0.1))
+            found = meta.topics.get(topic)
+            if found is not None and found.error is None and found.partitions:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"topic {topic} not found within {timeout_seconds:g} s")
+            time.sleep(0.2)
+        assignment += [TopicPartition(topic, p, OFFSET_BEGINNING) for p in found.partitions]
+    consumer.assign(assignment)
+
+
 def read_topic(
     bootstrap_servers: str,
     topic: str,
@@ -62,7 +86,7 @@ def read_topic(
     """Yield messages of ``topic`` from the beginning until ``expect`` were read, or
     nothing arrived for ``idle_seconds``, or ``timeout_seconds`` passed."""
     consumer = make_consumer(bootstrap_servers)
-    consumer.subscribe([topic])
+    assign_from_beginning(consumer, [topic])
     seen, last, deadline = 0, time.monotonic(), time.monotonic() + timeout_seconds
     try:
         while time.monotonic() < deadline and (expect is None or seen < expect):

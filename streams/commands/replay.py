@@ -177,14 +177,10 @@ class _DecisionFeed:
     """Reads the decisions topic from its beginning; yields decision ids as they come."""
 
     def __init__(self, settings: Settings) -> None:
-        from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+        from streams.kafka_io import assign_from_beginning, make_consumer
 
-        from streams.kafka_io import make_consumer
-
-        topic = settings.topic("decisions")
         self._consumer = make_consumer(settings.bootstrap_servers)
-        parts = self._consumer.list_topics(topic, timeout=20).topics[topic].partitions
-        self._consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
+        assign_from_beginning(self._consumer, [settings.topic("decisions")])
         self._decode = msgspec.json.Decoder(_EventId).decode
 
     def decided(self) -> Iterator[str]:
