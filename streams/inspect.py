@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from state import RocksStore, UserState, decode_state
-from streams.settings import Settings
-from streams.worker import STATE_TABLE
+from streams.settings import STATE_TABLE, Settings
 
 __all__ = ["changelog_topic", "read_from_changelog", "read_from_store", "store_paths"]
 
 
 def changelog_topic(settings: Settings) -> str:
-    return f"{settings.app_id}-{STATE_TABLE}-changelog"
+    return settings.changelog_topic
 
 
 def store_paths(settings: Settings) -> list[Path]:

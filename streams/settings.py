@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SettingsError", "Settings", "TOPIC_KINDS", "USER_KEYED"]
+__all__ = ["STATE_TABLE", "SettingsError", "Settings", "TOPIC_KINDS", "USER_KEYED"]
 
 # Topic kinds of the contract; the full name is ``<prefix><kind>``.
 TOPIC_KINDS = (
@@ -25,6 +25,7 @@ TOPIC_KINDS = (
     "model-updates",
 )
 USER_KEYED = ("decision-requests", "decisions", "impressions", "conversions")
+STATE_TABLE = "user-state"  # the worker's Faust table of per-user state
 
 
 class SettingsError(ValueError):
@@ -68,6 +69,11 @@ class Settings:
         if kind not in TOPIC_KINDS:
             raise KeyError(f"unknown topic kind {kind!r}")
         return f"{self.topic_prefix}{kind}"
+
+    @property
+    def changelog_topic(self) -> str:
+        """The state table's changelog (Faust's name for it: app id, table, "changelog")."""
+        return f"{self.app_id}-{STATE_TABLE}-changelog"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

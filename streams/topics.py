@@ -9,7 +9,14 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.settings import TOPIC_KINDS, USER_KEYED, Settings
 
-__all__ = ["TopicReport", "create_topics", "delete_app_topics", "topic_specs"]
+__all__ = [
+    "TopicReport",
+    "changelog_spec",
+    "create_topics",
+    "delete_app_topics",
+    "ensure_changelog",
+    "topic_specs",
+]
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,34 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
         specs.append(
             NewTopic(settings.topic(kind), partitions, settings.replication_factor, config=config)
         )
-    return specs
+    return [*specs, changelog_spec(settings)]
+
+
+def changelog_spec(settings: Settings) -> NewTopic:
+    """The worker's state changelog, co-partitioned with the user-keyed topics. Created
+    here rather than by Faust at worker start: a changelog created moments before the
+    consumer group forms can be missing from the group's metadata snapshot, and Faust
+    then refuses every table write as a partition mismatch until the snapshot changes."""
+    compact = {"cleanup.policy": "compact"}
+    return NewTopic(
+        settings.changelog_topic, settings.partitions, settings.replication_factor, config=compact
+    )
+
+
+def ensure_changelog(settings: Settings, timeout_seconds: float = 30) -> bool:
+    """Create the changelog topic when missing (the worker calls this before it joins its
+    group); True when it was created now."""
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    spec = changelog_spec(settings)
+    try:
+        admin.create_topics([spec], operation_timeout=timeout_seconds)[spec.topic].result(
+            timeout=timeout_seconds
+        )
+    except KafkaException as exc:
+        if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            raise
+        return False
+    return True
 
 
 def create_topics(settings: Settings, timeout_seconds: float = 30) -> list[TopicReport]:
@@ -61,6 +95,8 @@ def _check_partitions(admin: AdminClient, settings: Settings, timeout_seconds: f
         for kind in USER_KEYED
         if settings.topic(kind) in metadata.topics
     }
+    if settings.changelog_topic in metadata.topics:
+        counts["changelog"] = len(metadata.topics[settings.changelog_topic].partitions)
     if len(set(counts.values())) > 1:
         raise ValueError(f"user-keyed topics are not co-partitioned: {counts}")
 

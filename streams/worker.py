@@ -24,12 +24,11 @@ from streams.live import PopulationTally, install_catalog_watch, install_populat
 from streams.metrics import Metrics
 from streams.refresh import install_refresh
 from streams.schemas import REJECTION_REASONS, Rejection, dead_letter_bytes, decode_event
-from streams.settings import Settings
+from streams.settings import STATE_TABLE, Settings
 
 __all__ = ["STATE_TABLE", "EngineHolder", "build_app"]
 
 log = logging.getLogger(__name__)
-STATE_TABLE = "user-state"
 SOURCE_KINDS = ("decision-requests", "impressions", "conversions")
 _SWAPS_KEPT = 100
 _encode = msgspec.json.Encoder().encode

@@ -45,6 +45,9 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     require_broker(settings.bootstrap_servers, timeout_seconds=30)
+    from streams.topics import ensure_changelog
+
+    ensure_changelog(settings)  # before the group forms, so its metadata has the changelog
     holder = EngineHolder(build_engine(settings))
     metrics = Metrics()
     metrics.model_info.info({"version": holder.engine.scorer.version})
