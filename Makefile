@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $@
 
 $(JARS): deploy/kafka/pom.xml | $(STAMP)
-	$(BIN)/python -c "from streams.broker import ensure_jars; print('kafka jars in', ensure_jars())"
+	$(BIN)/python -c "from streams.runtime.broker import ensure_jars; print('kafka jars in', ensure_jars())"
 	touch $@
 
 # Debian's prometheus package brings prometheus and promtool (used by the tests).

@@ -2,8 +2,8 @@
 
 The log (requests, decisions, impressions, conversions of a uniform-random logging policy)
 is built in memory as JSON lines, exactly the bytes ``nudge simulate --out x.jsonl`` would
-write. Each run decodes them with the log decoder and feeds :func:`streams.replay.
-replay_offline` with the engine ``streams.wiring.build_engine`` builds and a fresh
+write. Each run decodes them with the log decoder and feeds :func:`streams.apps.replay.
+replay_offline` with the engine ``streams.runtime.wiring.build_engine`` builds and a fresh
 :class:`state.InMemoryStore`, as ``nudge replay --offline`` does without ``--state-dir``
 (only the file reading is left out). Baseline, same bytes: msgspec decode plus a plain
 dict of per-user counters kept as msgpack bytes (requests: argmax over fixed scores and
@@ -22,9 +22,9 @@ from model.events import Conversion, Decision, DecisionRequest, Impression
 from model.logs import decode_log_line, encode_log_line
 from model.simulator import Environment, UniformLogging, rounds_to_events, simulate_rounds
 from state import InMemoryStore
-from streams.replay import ReplaySummary, replay_offline
-from streams.settings import Settings
-from streams.wiring import build_engine
+from streams.apps.replay import ReplaySummary, replay_offline
+from streams.runtime.settings import Settings
+from streams.runtime.wiring import build_engine
 
 __all__ = ["REPLAY_POLICIES", "bench_replay", "replay_once", "simulator_log"]
 

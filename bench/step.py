@@ -18,7 +18,7 @@ from model.engine import Engine, Source
 from model.events import DecisionRequest, Impression
 from model.scoring import ConstantScorer
 from state import InMemoryStore
-from streams.schemas import decode_event
+from streams.runtime.schemas import decode_event
 
 __all__ = ["STEP_POLICIES", "bench_outcomes", "bench_step"]
 

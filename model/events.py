@@ -1,7 +1,7 @@
 """Typed events of the public wire contract (DESIGN §3).
 
 These are plain value types; decoding and validation of bytes happens at the edge
-(``streams.schemas``). Field names are the contract: do not rename them.
+(``streams.runtime.schemas``). Field names are the contract: do not rename them.
 """
 
 from __future__ import annotations

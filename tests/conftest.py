@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker import LocalBroker, free_port
-from streams.settings import Settings
-from streams.topics import create_topics
+from streams.runtime.broker import LocalBroker, free_port
+from streams.runtime.settings import Settings
+from streams.runtime.topics import create_topics
 
 
 @pytest.fixture(scope="session")

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from streams.broker import free_port
-from streams.kafka_io import make_producer
-from streams.processes import child_env
-from streams.settings import Settings
+from streams.apps.processes import child_env
+from streams.runtime.broker import free_port
+from streams.runtime.kafka import make_producer
+from streams.runtime.settings import Settings
 
 __all__ = ["WorkerProcess", "produce_json", "scrape", "settings_env"]
 
@@ -39,7 +39,7 @@ class WorkerProcess:
         self.settings = self.settings.with_(metrics_port=free_port())
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         env = settings_env(self.settings) | {"NUDGE_LOG_LEVEL": "info"}
-        cmd = [sys.executable, "-m", "streams.cli", "worker", *self.extra_args]
+        cmd = [sys.executable, "-m", "streams.apps.cli", "worker", *self.extra_args]
         self.process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
         self._wait_ready(timeout_seconds)
         return self

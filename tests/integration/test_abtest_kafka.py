@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.cli import main
-from streams.settings import Settings
+from streams.apps.cli import main
+from streams.runtime.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -27,9 +27,9 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.broker import free_port
-from streams.settings import Settings
-from streams.topics import create_topics
+from streams.runtime.broker import free_port
+from streams.runtime.settings import Settings
+from streams.runtime.topics import create_topics
 from tests.support import WorkerProcess, produce_json
 from tests.unit.test_dashboards import (
     RULES,
@@ -202,7 +202,7 @@ def drive_traffic(settings: Settings, worker: WorkerProcess) -> dict[str, float]
     """Three rounds, each processed before the next, so every counter's rate over the
     run is positive: requests (some that no arm suits -> no nudge), malformed events,
     impressions of the decisions, attributed and orphan conversions."""
-    from streams.kafka_io import read_topic
+    from streams.runtime.kafka import read_topic
 
     want = {"decision-requests": 0.0, "impressions": 0.0, "conversions": 0.0}
     for round_ in range(3):

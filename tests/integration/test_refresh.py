@@ -20,9 +20,9 @@ from model.catalog import load_catalog
 from model.twotower.dataset import build_examples, split_by_user
 from model.twotower.pipeline import FitResult, fit, write
 from model.twotower.train import TrainConfig
-from streams.kafka_io import read_topic
-from streams.settings import Settings
-from streams.training import announce, update_message
+from streams.apps.training import announce, update_message
+from streams.runtime.kafka import read_topic
+from streams.runtime.settings import Settings
 from tests.support import WorkerProcess, produce_json
 from tests.unit.test_twotower_synthetic import preference_log
 

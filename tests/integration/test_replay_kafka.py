@@ -14,12 +14,12 @@ import pytest
 from model.logs import read_log, write_log
 from model.simulator import Environment, UniformLogging, rounds_to_events, simulate_rounds
 from state import InMemoryStore, RocksStore
-from streams.cli import main
-from streams.inspect import store_paths
-from streams.lag import wait_until_caught_up
-from streams.replay import replay_offline
-from streams.settings import Settings
-from streams.wiring import build_engine
+from streams.apps.cli import main
+from streams.apps.replay import replay_offline
+from streams.runtime.inspect import store_paths
+from streams.runtime.lag import wait_until_caught_up
+from streams.runtime.settings import Settings
+from streams.runtime.wiring import build_engine
 from tests.support import WorkerProcess, settings_env
 
 pytestmark = pytest.mark.integration
@@ -51,7 +51,7 @@ def _kill_midway(settings: Settings, log: Path, checkpoint: Path, at: int) -> No
     cmd = [
         sys.executable,
         "-m",
-        "streams.cli",
+        "streams.apps.cli",
         "replay",
         str(log),
         "--into",

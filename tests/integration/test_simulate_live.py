@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.settings import Settings
+from streams.runtime.settings import Settings
 from tests.support import WorkerProcess, settings_env
 
 pytestmark = pytest.mark.integration
@@ -23,7 +23,7 @@ def test_live_traffic_gets_every_request_answered_and_reports(
     out = tmp_path / "live"
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "streams.cli", "simulate", "--live", "--users", "200",
+            [sys.executable, "-m", "streams.apps.cli", "simulate", "--live", "--users", "200",
              "--requests", "300", "--rate", "60", "--duration", "60", "--out", str(out)],
             env=settings_env(kafka_settings), capture_output=True, text=True, timeout=180,
         )  # fmt: skip

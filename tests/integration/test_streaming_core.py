@@ -13,10 +13,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from model.catalog import load_catalog
-from streams.inspect import read_from_store
-from streams.kafka_io import read_topic
-from streams.lag import wait_until_caught_up
-from streams.settings import Settings
+from streams.runtime.inspect import read_from_store
+from streams.runtime.kafka import read_topic
+from streams.runtime.lag import wait_until_caught_up
+from streams.runtime.settings import Settings
 from tests.support import WorkerProcess, produce_json
 
 pytestmark = pytest.mark.integration

@@ -7,8 +7,8 @@ import time
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from streams.settings import Settings
-from streams.topics import create_topics, ensure_changelog
+from streams.runtime.settings import Settings
+from streams.runtime.topics import create_topics, ensure_changelog
 
 pytestmark = pytest.mark.integration
 

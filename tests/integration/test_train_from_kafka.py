@@ -15,10 +15,10 @@ import pytest
 
 from model.logs import write_log
 from model.simulator import Environment, UniformLogging, rounds_to_events, simulate_rounds
-from streams.broker import free_port
-from streams.cli import main
-from streams.kafka_io import read_topic
-from streams.settings import Settings
+from streams.apps.cli import main
+from streams.runtime.broker import free_port
+from streams.runtime.kafka import read_topic
+from streams.runtime.settings import Settings
 from tests.support import produce_json, scrape, settings_env
 
 pytestmark = pytest.mark.integration
@@ -64,7 +64,7 @@ def test_train_from_kafka_equals_train_from_the_log_and_serves_metrics(
 
     port = free_port()
     trainer = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "train", "--from-kafka", "--every", "3s",
+        [sys.executable, "-m", "streams.apps.cli", "train", "--from-kafka", "--every", "3s",
          "--metrics-port", str(port), "--model-dir", str(tmp_path / "from-kafka"),
          "--no-progress"],
         env=settings_env(kafka_settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

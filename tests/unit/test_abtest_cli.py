@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from streams.cli import main
+from streams.apps.cli import main
 
 
 def test_abtest_shows_nudgeflow_significantly_above_the_rule_baseline(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from streams.metrics import Metrics
+from streams.runtime.metrics import Metrics
 
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARDS = REPO / "deploy" / "grafana" / "dashboards"
@@ -127,7 +127,7 @@ def recorded_names(expr: str) -> set[str]:
 
 
 def declared_series() -> set[str]:
-    """Every series name ``streams.metrics.Metrics`` can expose."""
+    """Every series name ``streams.runtime.metrics.Metrics`` can expose."""
     suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"],
                 "info": ["_info"], "gauge": [""]}  # fmt: skip
     return {

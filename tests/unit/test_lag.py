@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
-from streams.lag import LagSampler, lag_messages
-from streams.metrics import Metrics
+from streams.runtime.lag import LagSampler, lag_messages
+from streams.runtime.metrics import Metrics
 
 KINDS = {"p.decision-requests": "decision-requests", "p.impressions": "impressions"}
 

@@ -13,9 +13,9 @@ from model.engine import Engine, Source
 from model.events import DecisionRequest, Impression
 from model.scoring import ConstantScorer
 from state import ArmStats, UserState
-from streams.live import CatalogWatch, PopulationTally
-from streams.metrics import Metrics
-from streams.worker import EngineHolder
+from streams.runtime.holder import EngineHolder
+from streams.runtime.live import CatalogWatch, PopulationTally
+from streams.runtime.metrics import Metrics
 
 
 def test_population_sums_each_events_change_per_arm() -> None:

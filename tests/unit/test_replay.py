@@ -17,7 +17,7 @@ from model.events import Decision, DecisionRequest
 from model.scoring import ConstantScorer
 from model.simulator import Environment, UniformLogging, rounds_to_events, simulate_rounds
 from state import InMemoryStore, RocksStore
-from streams.replay import KafkaReplay, replay_offline
+from streams.apps.replay import KafkaReplay, replay_offline
 
 TOPICS = {"decision-requests": "req", "impressions": "imp", "conversions": "conv"}
 

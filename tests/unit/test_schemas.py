@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from model.events import Conversion, DecisionRequest, Impression
-from streams.schemas import REJECTION_REASONS, Rejection, dead_letter_bytes, decode_event
+from streams.runtime.schemas import REJECTION_REASONS, Rejection, dead_letter_bytes, decode_event
 
 LIMIT = 4096
 VALID = {"schema_version": 1, "event_id": "e1", "ts": 1, "user_id": "u1"}

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.cli import build_parser, main
-from streams.settings import Settings, SettingsError
+from streams.apps.cli import build_parser, main
+from streams.runtime.settings import Settings, SettingsError
 
 
 def test_environment_then_flags_override_defaults() -> None:
@@ -51,7 +51,7 @@ def test_bad_catalog_exits_2_with_one_line(tmp_path: Path, capsys: pytest.Captur
 
 def test_bad_environment_exits_2_from_a_real_process() -> None:
     env = {"NUDGE_PARTITIONS": "lots", "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-m", "streams.cli", "topics", "create"],
+    done = subprocess.run([sys.executable, "-m", "streams.apps.cli", "topics", "create"],
                           env=env, capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "NUDGE_PARTITIONS" in done.stderr
@@ -91,7 +91,7 @@ def test_to_env_round_trips_through_from_env(tmp_path: Path) -> None:
 def test_kafka_commands_fail_fast_with_one_line_when_no_broker_answers(
     command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    from streams.broker import free_port
+    from streams.runtime.broker import free_port
 
     log = tmp_path / "log.jsonl"
     log.write_text("")

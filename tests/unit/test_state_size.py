@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from rocksdict import Rdict
 
-from streams.worker import _count_keys
+from streams.runtime.faust_worker import _count_keys
 
 
 def test_users_are_counted_exactly_when_few_and_estimated_when_many(tmp_path: Path) -> None:

@@ -18,12 +18,12 @@ from model.scoring import ConstantScorer
 from model.twotower.dataset import build_examples, split_by_user
 from model.twotower.pipeline import FitResult, fit, write
 from model.twotower.train import TrainConfig
-from streams.cli import main
-from streams.metrics import Metrics
-from streams.refresh import ModelRefresher
-from streams.settings import Settings
-from streams.training import TrainOptions, parse_duration, train_round
-from streams.worker import EngineHolder
+from streams.apps.cli import main
+from streams.apps.training import TrainOptions, parse_duration, train_round
+from streams.runtime.holder import EngineHolder
+from streams.runtime.metrics import Metrics
+from streams.runtime.refresh import ModelRefresher
+from streams.runtime.settings import Settings
 from tests.unit.test_twotower_synthetic import preference_log
 
 TINY = TrainConfig(epochs=1, hidden=(8,), embedding_dim=4)

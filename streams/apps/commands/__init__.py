@@ -1,0 +1,1 @@
+"""One module per ``nudge`` command; see ``streams.apps.cli``."""

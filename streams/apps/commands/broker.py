@@ -1,0 +1,55 @@
+"""``nudge broker start|stop|status``: a local Kafka broker for development and tests."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from streams.runtime.broker import LocalBroker
+
+DEFAULT_DATA_DIR = Path(".nudge/broker")
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "broker",
+        help="run a local single-node Apache Kafka broker (KRaft, no Docker)",
+        description="Start or stop a local Apache Kafka 4.x broker on 127.0.0.1. The first "
+        "start fetches the jars from Maven Central (deploy/kafka/pom.xml); later starts "
+        "reuse them.",
+    )
+    actions = parser.add_subparsers(metavar="ACTION", required=True)
+    start = actions.add_parser("start", help="format (first time) and start in the background")
+    start.add_argument("--port", type=int, default=9092, help="client port (default 9092)")
+    start.add_argument("--controller-port", type=int, help="KRaft controller port (default: free)")
+    start.add_argument("--timeout", type=float, default=90, help="seconds to wait for readiness")
+    start.set_defaults(func=_start)
+    stop = actions.add_parser("stop", help="stop the broker started from --data-dir")
+    stop.set_defaults(func=_stop)
+    status = actions.add_parser("status", help="say whether it runs")
+    status.set_defaults(func=_status)
+    for action in (start, stop, status):
+        action.add_argument(
+            "--data-dir",
+            type=Path,
+            default=DEFAULT_DATA_DIR,
+            help=f"broker storage, config, pid and log (default {DEFAULT_DATA_DIR})",
+        )
+
+
+def _start(args: argparse.Namespace) -> int:
+    broker = LocalBroker(args.data_dir, args.port, args.controller_port)
+    print(broker.start(timeout_seconds=args.timeout))
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    stopped = LocalBroker(args.data_dir).stop()
+    print("stopped" if stopped else f"no broker running from {args.data_dir}")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    pid = LocalBroker(args.data_dir).running_pid()
+    print(f"running (pid {pid})" if pid else "not running")
+    return 0 if pid else 1

@@ -1,0 +1,311 @@
+"""``nudge demo``: the whole loop on one machine, against simulated users with known truth.
+
+Starts a local broker, creates the topics, starts workers (two by default, so partitions
+are shared) and the periodic trainer, then drives simulated users: decision requests in,
+decisions out, impressions and conversions drawn from the simulator's ground truth. Ends
+with a report of nudgeflow's conversion rate over time against the rule-based and
+uniform-random baselines and the oracle. Everything it started is stopped, also on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from tqdm import tqdm
+
+from model.simulator import Environment, build_logging_policy
+from streams.apps.demo_report import Tally, write_report
+from streams.apps.processes import Children
+from streams.runtime.broker import LocalBroker, free_port
+from streams.runtime.kafka import assign_from_beginning, make_consumer, make_producer
+from streams.runtime.settings import Settings
+from streams.runtime.topics import create_topics
+
+__all__ = ["DemoConfig", "run_demo", "run_live"]
+T0_MS = 1_767_225_600_000  # simulated clock starts 2026-01-01
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    out_dir: Path = Path(".nudge/demo")
+    duration_seconds: float = 180.0
+    requests_per_second: float = 100.0
+    users: int = 3000
+    seed: int = 7
+    workers: int = 2
+    partitions: int = 4
+    policy: str = "thompson"
+    # Trust the model's prior more than the library default: the demo retrains often.
+    policy_params: dict[str, Any] = field(default_factory=lambda: {"prior_strength": 50.0})
+    train_every_seconds: float = 40.0
+    windows: int = 6
+
+
+class Services:
+    """The broker and processes the demo started; ``close`` stops them all (idempotent)."""
+
+    def __init__(self, config: DemoConfig, settings: Settings, port: int) -> None:
+        self.config, self.settings = config, settings
+        self.broker = LocalBroker(config.out_dir / "broker", port=port)
+        self.children = Children(config.out_dir)
+        self.metrics_ports: list[int] = []
+
+    def start(self, log_path: Path) -> list[str]:
+        notes = []
+        self.broker.start()
+        create_topics(self.settings)
+        for i in range(self.config.workers):
+            port = free_port()
+            state_dir = self.config.out_dir / f"worker-{i}"
+            self.children.spawn(
+                ["worker", "--state-dir", str(state_dir), "--metrics-port", str(port)],
+                self.settings,
+                f"worker-{i}.log",
+            )
+            self.metrics_ports.append(port)
+        if importlib.util.find_spec("streams.apps.commands.train") is None:
+            notes.append("trainer: not available in this build; workers serve the prior only")
+        else:
+            self.children.spawn(_trainer_args(self.config, log_path), self.settings, "trainer.log")
+        return notes
+
+    def alive(self) -> bool:
+        return self.children.alive()
+
+    def model_version(self) -> str:
+        for port in self.metrics_ports:
+            version = serving_model_version(port)
+            if version is not None:
+                return version
+        return "?"
+
+    def close(self) -> None:
+        self.children.close()
+        self.broker.stop()
+
+
+def serving_model_version(metrics_port: int) -> str | None:
+    """The model version a worker reports on its /metrics, or None when it does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2) as r:
+            match = re.search(r'nudge_model_info\{version="([^"]*)"', r.read().decode())
+    except OSError:
+        return None
+    return match.group(1) if match else None
+
+
+def _trainer_args(config: DemoConfig, log_path: Path) -> list[str]:
+    return [
+        "train",
+        "--input",
+        str(log_path),
+        "--every",
+        f"{config.train_every_seconds:g}s",
+        "--no-progress",
+    ]
+
+
+class Driver:
+    """Simulated users: sends requests at a steady rate, answers decisions with outcomes
+    drawn from the ground truth, and writes every event to a JSONL log for the trainer."""
+
+    def __init__(self, config: DemoConfig, settings: Settings, log: IO[bytes]) -> None:
+        self.config, self.settings, self.log = config, settings, log
+        self.env = Environment.build(config.users, seed=config.seed)
+        self.rng = np.random.default_rng(config.seed)
+        self.baselines = {
+            "rule-based": build_logging_policy("rule"),
+            "uniform": build_logging_policy("uniform"),
+        }
+        self.producer = make_producer(settings.bootstrap_servers)
+        self.consumer = make_consumer(settings.bootstrap_servers)
+        assign_from_beginning(self.consumer, [settings.topic("decisions")])
+        self.tally = Tally(config.windows, config.duration_seconds)
+        self.window_of: dict[str, int] = {}
+        self.sent = 0
+        self.model_version = "?"
+
+    def send(self, count: int, window: int, now_ms: int) -> None:
+        users = self.rng.integers(0, self.env.n_users, count)
+        for user in users:
+            user_id = self.env.user_id(int(user))
+            event_id = f"demo-{self.config.seed}-{self.sent}"
+            event: dict[str, Any] = {
+                "type": "decision-request",
+                "schema_version": 1,
+                "event_id": event_id,
+                "ts": now_ms,
+                "user_id": user_id,
+                "context": self.env.context(int(user)),
+            }
+            self._produce("decision-requests", user_id, event)
+            self.window_of[event_id] = window
+            self.sent += 1
+        self._expect_baselines(users, window)
+
+    def _expect_baselines(self, users: np.ndarray, window: int) -> None:
+        self.tally.requests[window] += len(users)
+        for name, policy in self.baselines.items():
+            value = self.env.policy_value(users, policy.action_dist(self.env, users))
+            self.tally.expected[name][window] += value * len(users)
+        self.tally.expected["oracle"][window] += self.env.best_arm(users)[1].sum()
+
+    def answer(self, now_ms: int) -> int:
+        """Read decisions; show each (impression) and maybe convert (purchase)."""
+        messages = self.consumer.consume(1000, timeout=0.05)
+        for message in messages:
+            value = message.value()
+            if message.error() is None and value is not None:
+                self._outcome(json.loads(value), now_ms)
+        return len(messages)
+
+    def _outcome(self, decision: dict[str, Any], now_ms: int) -> None:
+        self.log.write(json.dumps(decision).encode() + b"\n")
+        window = self.window_of.pop(decision["request_id"], None)
+        if window is None or decision["arm_id"] is None:
+            return
+        user, arm = decision["user_id"], decision["arm_id"]
+        probability = float(self.env.conversion_probability(user, arm)[0])
+        self.tally.decisions[window] += 1
+        self.tally.expected["nudgeflow"][window] += probability
+        base = {
+            "schema_version": 1,
+            "ts": now_ms,
+            "user_id": user,
+            "decision_id": decision["decision_id"],
+        }
+        self._produce(
+            "impressions",
+            user,
+            {
+                **base,
+                "type": "impression",
+                "arm_id": arm,
+                "event_id": f"imp-{decision['decision_id']}",
+            },
+        )
+        if self.rng.random() < probability:
+            self.tally.purchases[window] += 1
+            self._produce(
+                "conversions",
+                user,
+                {
+                    **base,
+                    "type": "conversion",
+                    "kind": "purchase",
+                    "ts": now_ms + 1,
+                    "event_id": f"buy-{decision['decision_id']}",
+                },
+            )
+
+    def _produce(self, kind: str, user_id: str, event: dict[str, Any]) -> None:
+        line = json.dumps(event).encode()
+        self.log.write(line + b"\n")
+        self.producer.produce(self.settings.topic(kind), key=user_id.encode(), value=line)
+        self.producer.poll(0)
+
+    def close(self) -> None:
+        self.producer.flush(10)
+        self.consumer.close()
+
+
+def _drive(
+    config: DemoConfig,
+    settings: Settings,
+    services: Services | None,
+    log: IO[bytes],
+    max_requests: int | None = None,
+) -> Tally:
+    """Send requests at the configured rate for the configured time (or ``max_requests``),
+    answer every decision, then wait briefly for the last ones."""
+    driver = Driver(config, settings, log)
+    started = time.monotonic()
+    bar = tqdm(
+        total=int(config.duration_seconds),
+        unit="s",
+        desc="live traffic",
+        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt}s {postfix}",
+    )
+    try:
+        while (elapsed := time.monotonic() - started) < config.duration_seconds and (
+            max_requests is None or driver.sent < max_requests or driver.window_of
+        ):
+            now_ms = T0_MS + int(elapsed * 1000) * 60  # one real second = one simulated minute
+            due = int(elapsed * config.requests_per_second) - driver.sent
+            if max_requests is not None:
+                due = min(due, max_requests - driver.sent)
+            if due > 0:
+                driver.send(due, driver.tally.window(elapsed), now_ms)
+            driver.answer(now_ms)
+            if int(elapsed) > bar.n:
+                _progress(bar, driver, services, int(elapsed))
+            if services is not None and not services.alive():
+                raise RuntimeError(f"a demo process died; see logs in {config.out_dir}")
+        _drain(driver, T0_MS + int(config.duration_seconds * 60_000))
+    finally:
+        bar.close()
+        driver.close()
+    return driver.tally
+
+
+def _progress(bar: tqdm, driver: Driver, services: Services | None, second: int) -> None:
+    decided = int(driver.tally.decisions.sum())
+    bought = int(driver.tally.purchases.sum())
+    if second % 5 == 0 and services is not None:
+        driver.model_version = services.model_version()
+    version = driver.model_version
+    bar.set_postfix_str(
+        f"requests={driver.sent} decisions={decided} purchases={bought} "
+        f"CR={100 * bought / max(decided, 1):.1f}% model={version}"
+    )
+    bar.update(second - bar.n)
+
+
+def _drain(driver: Driver, now_ms: int, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while driver.window_of and time.monotonic() < deadline:
+        driver.answer(now_ms)
+
+
+def run_demo(config: DemoConfig) -> str:
+    """Run the demo; returns the report text. Files land in ``config.out_dir``."""
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    settings = Settings(
+        bootstrap_servers=f"127.0.0.1:{port}",
+        partitions=config.partitions,
+        app_id="nudgeflow-demo",
+        model_dir=config.out_dir / "models",
+        policy=config.policy,
+        policy_params=config.policy_params,
+    )
+    services = Services(config, settings, port)
+    log_path = config.out_dir / "events.jsonl"
+    try:
+        print(f"starting Kafka on {settings.bootstrap_servers}, {config.workers} workers, trainer")
+        notes = services.start(log_path)
+        with open(log_path, "wb", buffering=1 << 16) as log:
+            tally = _drive(config, settings, services, log)
+    finally:
+        print("stopping workers, trainer and broker")
+        services.close()
+    notes.append(f"files: {config.out_dir}/report.md, conversion_rate.png, events.jsonl, *.log")
+    return write_report(tally, config.out_dir, notes)
+
+
+def run_live(settings: Settings, config: DemoConfig, max_requests: int | None = None) -> str:
+    """Drive simulated users against an already running broker and workers (no services
+    are started). Writes the same report and event log as the demo into ``out_dir``."""
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    with open(config.out_dir / "events.jsonl", "wb", buffering=1 << 16) as log:
+        tally = _drive(config, settings, None, log, max_requests)
+    notes = [f"files: {config.out_dir}/report.md, conversion_rate.png, events.jsonl"]
+    return write_report(tally, config.out_dir, notes)

@@ -1,0 +1,251 @@
+"""Training runs behind ``nudge train``: read logged events, fit, validate, publish, announce.
+
+One round (:func:`train_round`): events -> examples (``model.twotower.dataset``) -> split
+by user or time -> fit -> compare with the model serving now (the newest valid artifact
+in the model directory) on the same held-out examples -> write the artifact -> announce
+``{version, path, trained_at, metrics}`` on the ``model-updates`` topic. A candidate whose
+AUC is worse than the serving model's by more than ``max_auc_drop``, or whose scores are
+not finite, is not published.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from model.catalog import Catalog
+from model.events import Decision, LogEvent
+from model.logs import ColumnMapping, read_log
+from model.twotower.artifact import newest_valid
+from model.twotower.dataset import Example, build_examples, split_by_time, split_by_user
+from model.twotower.scorer import TwoTowerScorer, validate_scorer
+from streams.runtime.settings import Settings
+
+__all__ = [
+    "RoundResult",
+    "TrainOptions",
+    "announce",
+    "events_in_window",
+    "parse_duration",
+    "read_topic_events",
+    "train_round",
+    "update_message",
+]
+
+log = logging.getLogger(__name__)
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """What a round trains and how it is judged (model hyper-parameters in ``train``)."""
+
+    train: Any  # model.twotower.train.TrainConfig (torch is imported only when training)
+    split: str = "user"
+    holdout: float = 0.2
+    min_examples: int = 100
+    max_auc_drop: float = 0.02
+    version: str | None = None
+    force: bool = False
+    skip_unchanged: bool = False  # periodic mode: no new event since the serving model
+
+    def __post_init__(self) -> None:
+        if self.split not in ("user", "time"):
+            raise ValueError(f"split must be 'user' or 'time', got {self.split!r}")
+        if not 0.0 < self.holdout < 1.0:
+            raise ValueError(f"holdout must be in (0, 1), got {self.holdout}")
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    outcome: str  # published | rejected | skipped
+    reason: str
+    version: str | None = None
+    path: Path | None = None
+    metrics: Mapping[str, Any] | None = None
+    serving_metrics: Mapping[str, Any] | None = None
+
+
+def parse_duration(text: str) -> float:
+    """``"90s"``, ``"10m"``, ``"1.5h"``, ``"7d"``, ``"500ms"`` or plain seconds -> seconds."""
+    match = _DURATION.match(text)
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"not a positive duration: {text!r} (e.g. 30s, 10m, 1h, 7d)")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def events_in_window(
+    events: Iterable[LogEvent],
+    *,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    window_seconds: float | None = None,
+) -> list[LogEvent]:
+    """Events with ``since_ms <= ts < until_ms``; ``window_seconds`` keeps only the newest
+    stretch of that length, measured back from the newest event."""
+    kept = [
+        e
+        for e in events
+        if (since_ms is None or e.ts >= since_ms) and (until_ms is None or e.ts < until_ms)
+    ]
+    if window_seconds is not None and kept:
+        start = max(e.ts for e in kept) - window_seconds * 1000
+        kept = [e for e in kept if e.ts >= start]
+    return kept
+
+
+def read_log_events(path: Path, columns: ColumnMapping | None = None) -> list[LogEvent]:
+    """A JSONL, Parquet or CSV log (``model.logs.read_log``); ``columns`` maps the
+    columns of a CSV export (a mapping for another format is a ``ValueError``)."""
+    return list(read_log(path, columns))
+
+
+def read_topic_events(settings: Settings) -> list[LogEvent]:
+    """Every decoded event of the requests, decisions, impressions and conversions topics,
+    from the beginning to their ends as of now (filter by time with
+    :func:`events_in_window`). Undecodable messages are skipped: the worker dead-letters
+    them already."""
+    from streams.runtime.kafka import read_to_end
+    from streams.runtime.schemas import Rejection, decode_event
+
+    events: list[LogEvent] = []
+    decisions = msgspec.json.Decoder(Decision)
+    for kind in ("decision-requests", "decisions", "impressions", "conversions"):
+        topic = settings.topic(kind)
+        for message in read_to_end(settings.bootstrap_servers, topic):
+            if kind == "decisions":
+                try:
+                    events.append(decisions.decode(message.value()))
+                except msgspec.MsgspecError:
+                    continue
+                continue
+            event = decode_event(kind, message.value(), message.key(), settings.max_event_bytes)
+            if not isinstance(event, Rejection):
+                events.append(event)
+    return events
+
+
+def _split(examples: list[Example], options: TrainOptions) -> tuple[list[Example], list[Example]]:
+    if options.split == "time":
+        return split_by_time(examples, options.holdout)
+    return split_by_user(examples, options.holdout)
+
+
+def train_round(
+    events: list[LogEvent],
+    catalog: Catalog,
+    model_dir: Path,
+    options: TrainOptions,
+    *,
+    attribution_window_seconds: float = 7 * 24 * 3600,
+    progress: bool = False,
+) -> RoundResult:
+    """Fit one candidate and publish it when it is at least as good as the serving model."""
+    from model.twotower.pipeline import evaluate_scorer, fit, write
+
+    examples = build_examples(events, attribution_window_seconds=attribution_window_seconds)
+    if len(examples) < options.min_examples:
+        return RoundResult("skipped", f"{len(examples)} examples < {options.min_examples}")
+    newest_ms = max(e.ts for e in events)
+    serving, errors = newest_valid(model_dir)
+    if options.skip_unchanged and serving and serving.data.get("source_last_ts_ms") == newest_ms:
+        return RoundResult("skipped", f"no event newer than those {serving.version} saw")
+    train, held = _split(examples, options)
+    result = fit(
+        train,
+        held,
+        catalog,
+        options.train,
+        version=options.version,
+        split=options.split,
+        progress=progress,
+    )
+    data = {**result.artifact.data, "source_last_ts_ms": newest_ms}
+    result = replace(result, artifact=replace(result.artifact, data=data))
+    validate_scorer(TwoTowerScorer(result.artifact, catalog))
+    for error in errors:
+        log.warning("ignoring broken artifact: %s", error)
+    serving_metrics = None
+    if serving is not None and held:
+        serving_metrics = evaluate_scorer(TwoTowerScorer(serving, catalog), held)
+        worse = _auc_drop(result.metrics, serving_metrics)
+        if worse > options.max_auc_drop and not options.force:
+            reason = (
+                f"AUC {worse:.4f} below serving {serving.version} (margin {options.max_auc_drop})"
+            )
+            return RoundResult(
+                "rejected", reason, result.artifact.version, None, result.metrics, serving_metrics
+            )
+    path = write(result, model_dir)
+    return RoundResult(
+        "published", "ok", result.artifact.version, path, result.metrics, serving_metrics
+    )
+
+
+def _auc_drop(candidate: Mapping[str, Any], serving: Mapping[str, Any]) -> float:
+    new, old = float(candidate.get("auc", math.nan)), float(serving.get("auc", math.nan))
+    if math.isnan(old):
+        return 0.0
+    return math.inf if math.isnan(new) else old - new
+
+
+def update_message(path: Path, metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``model-updates`` announcement of the artifact at ``path``."""
+    model = json.loads((path / "model.json").read_text())
+    return {
+        "version": model["version"],
+        "path": str(path.resolve()),
+        "trained_at": model["trained_at"],
+        "metrics": {
+            "auc": _finite(metrics.get("auc")),
+            "log_loss": _finite(metrics.get("log_loss")),
+            "ece": _finite(metrics.get("calibration", {}).get("ece")),
+            "examples": metrics.get("examples"),
+        },
+    }
+
+
+def _finite(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def announce(settings: Settings, message: Mapping[str, Any]) -> None:
+    """Produce ``message`` (JSON) to the model-updates topic and wait for delivery."""
+    from streams.runtime.kafka import make_producer
+
+    producer = make_producer(settings.bootstrap_servers)
+    payload = json.dumps(message, allow_nan=False, default=str).encode()
+    producer.produce(settings.topic("model-updates"), key=b"model", value=payload)
+    if producer.flush(30) != 0:
+        raise OSError("model update not delivered within 30 s")
+
+
+def run_every(
+    interval_seconds: float,
+    round_: Callable[[], object],
+    *,
+    iterations: int = 0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Call ``round_`` every ``interval_seconds`` (``iterations=0``: until interrupted). A
+    failing round is logged and the next one runs: the serving model stays as it is."""
+    done = 0
+    while iterations == 0 or done < iterations:
+        started = time.monotonic()
+        try:
+            round_()
+        except Exception:  # a scheduler must outlive one bad round (bad data, broker down)
+            log.exception("training round failed; the serving model stays")
+        done += 1
+        if iterations == 0 or done < iterations:
+            sleep(max(0.0, interval_seconds - (time.monotonic() - started)))

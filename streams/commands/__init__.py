@@ -1,1 +1,0 @@
-"""One module per ``nudge`` command; see ``streams.cli``."""

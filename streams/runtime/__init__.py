@@ -1,0 +1,1 @@
+"""The running service: stream processor, Kafka I/O, schemas, metrics, settings, broker."""

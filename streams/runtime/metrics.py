@@ -1,0 +1,137 @@
+"""Every Prometheus metric of nudgeflow, defined once, on an injected registry.
+
+The core returns facts (outcome, explored, propensity, reason); the edge counts them here.
+Labels are bounded (topic kinds, outcomes, policy names, reasons): never a user id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    disable_created_metrics,
+)
+
+from streams.runtime.settings import SOURCE_KINDS
+
+__all__ = ["LATENCY_BUCKETS_SECONDS", "Metrics", "OUTCOMES"]
+
+OUTCOMES = ("decided", "applied", "duplicate", "orphan", "rejected", "dead_lettered")
+LATENCY_BUCKETS_SECONDS = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+)
+
+
+class Metrics:
+    """All metrics of a worker or trainer process."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        disable_created_metrics()  # the *_created series only double every counter's size
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.events_consumed = Counter(
+            "nudge_events_consumed_total",
+            "Events consumed, by source topic kind and outcome.",
+            ["topic", "outcome"],
+            registry=r,
+        )
+        self.decisions = Counter(
+            "nudge_decisions_total",
+            "Decisions made, by policy and whether it explored (a repeated request's re-emitted "
+            "decision is counted as a duplicate event, not here).",
+            ["policy", "explored"],
+            registry=r,
+        )
+        self.no_nudge = Counter(
+            "nudge_no_nudge_total",
+            "Decisions that showed no nudge, by guardrail reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.decision_latency = Histogram(
+            "nudge_decision_latency_seconds",
+            "Seconds from a request's arrival in the worker to its decision being handed to Kafka.",
+            buckets=LATENCY_BUCKETS_SECONDS,
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "nudge_dead_letters_total",
+            "Events sent to the dead-letter topic, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.orphan_conversions = Counter(
+            "nudge_orphan_conversions_total",
+            "Conversions that could not be attributed to a decision, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.rewards = Counter(
+            "nudge_conversions_attributed_total",
+            "Conversion events credited to an arm, by conversion kind and strategy family.",
+            ["kind", "family"],
+            registry=r,
+        )
+        self.impressions = Counter(
+            "nudge_impressions_total",
+            "Impressions applied, by strategy family.",
+            ["family"],
+            registry=r,
+        )
+        self.state_keys = Gauge(
+            "nudge_state_keys", "Users with state in this worker's local stores.", registry=r
+        )
+        self.consumer_lag = Gauge(
+            "nudge_consumer_lag_messages",
+            "Source messages not yet committed, by topic kind and partition.",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.model_info = Info("nudge_model", "The model serving decisions.", registry=r)
+        self.model_trained_timestamp = Gauge(
+            "nudge_model_trained_timestamp_seconds",
+            "Unix time the serving model finished training (0: no trained model).",
+            registry=r,
+        )
+        self.catalog_reloads = Counter(
+            "nudge_catalog_reloads_total",
+            "Catalog file reloads, by outcome.",
+            ["outcome"],
+            registry=r,
+        )
+        self.model_refreshes = Counter(
+            "nudge_model_refresh_total",
+            "Model refresh attempts, by outcome.",
+            ["outcome"],
+            registry=r,
+        )
+
+    def preinitialise(self, policies: Iterable[str], reasons: Iterable[str]) -> None:
+        """Create the bounded label sets at zero so rates exist before the first event."""
+        for topic in SOURCE_KINDS:
+            for outcome in OUTCOMES:
+                self.events_consumed.labels(topic, outcome)
+        for policy in policies:
+            for explored in ("true", "false"):
+                self.decisions.labels(policy, explored)
+        for reason in reasons:
+            self.dead_letters.labels(reason)
+        for outcome in ("swapped", "failed"):
+            self.catalog_reloads.labels(outcome)

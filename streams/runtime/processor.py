@@ -1,0 +1,178 @@
+"""One event through the worker, whatever the engine: decode, load, step, store, emit, count.
+
+The stream engine (Quix Streams or Faust) owns consumption, state storage, recovery and
+commits; it hands :meth:`EventProcessor.process` one message and a way to read the user's
+stored bytes, and gets back the bytes to store (or ``None``: unchanged) and the messages
+to produce. The pure step (:class:`model.engine.Engine`) is unchanged; the idempotency rule
+(source offsets inside the user's state) lives in it, so a redelivery changes nothing on
+either engine. A bug never stops a partition: the event is dead-lettered as
+``internal_error`` and the state is left as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import msgspec
+
+from model.engine import Outcome, Source, StepResult
+from model.events import Conversion, Decision, Event
+from state import StateCodecError, UserState, decode_state, encode_state
+from streams.runtime.holder import EngineHolder
+from streams.runtime.live import PopulationTally
+from streams.runtime.metrics import Metrics
+from streams.runtime.schemas import REJECTION_REASONS, Rejection, dead_letter_bytes, decode_event
+from streams.runtime.settings import SOURCE_KINDS, Settings
+
+__all__ = ["DECISIONS", "DEAD_LETTER", "EventProcessor", "Output"]
+
+log = logging.getLogger(__name__)
+DECISIONS = "decisions"
+DEAD_LETTER = "dead-letter"
+_encode = msgspec.json.Encoder().encode
+
+
+class Output(NamedTuple):
+    """A message to produce: topic kind (:data:`DECISIONS` or :data:`DEAD_LETTER`), key, value."""
+
+    kind: str
+    key: bytes | None
+    value: bytes
+
+
+class EventProcessor:
+    """The worker's per-event logic, shared by every engine adapter."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        holder: EngineHolder,
+        metrics: Metrics,
+        population: PopulationTally | None = None,
+    ) -> None:
+        self.kind_of = {settings.topic(kind): kind for kind in SOURCE_KINDS}
+        self.holder, self.metrics = holder, metrics
+        self.population = population or PopulationTally()
+        self.population_lock = threading.Lock()
+        self._max_bytes = settings.max_event_bytes
+        self._consumed: dict[tuple[str, str], Any] = {}  # metric children, looked up once
+        metrics.preinitialise([holder.engine.policy.name], REJECTION_REASONS)
+
+    def process(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        load: Callable[[], bytes | None],
+    ) -> tuple[bytes | None, list[Output]]:
+        """Handle one message; ``load()`` reads the stored state of the event's user."""
+        started = time.perf_counter()
+        kind = self.kind_of[topic]
+        try:
+            return self._process(kind, Source(topic, partition, offset), key, value, load, started)
+        except Exception:  # a bug must not stop the partition: dead-letter, keep going
+            log.exception("unexpected failure on %s", topic)
+            rejection = Rejection("internal_error", "unexpected failure; see worker log")
+            return None, [
+                self._reject(kind, Source(topic, partition, offset), key, value, rejection)
+            ]
+
+    def _process(
+        self,
+        kind: str,
+        source: Source,
+        key: bytes | None,
+        value: bytes | None,
+        load: Callable[[], bytes | None],
+        started: float,
+    ) -> tuple[bytes | None, list[Output]]:
+        event = decode_event(kind, value, key, self._max_bytes)
+        if key is None:  # keyless events would split a user's state over partitions
+            event = Rejection("missing_key", "message has no key; the key must be the user_id")
+        if isinstance(event, Rejection):
+            return None, [self._reject(kind, source, key, value, event)]
+        try:
+            state = decode_state(load())
+        except StateCodecError as exc:
+            rejection = Rejection("corrupt_state", str(exc))
+            return None, [self._reject(kind, source, key, value, rejection)]
+        result = self.holder.engine.step(state, event, source)
+        stored = encode_state(result.state) if result.state is not state else None
+        if result.outcome is Outcome.APPLIED and result.arm_id is not None:
+            self._pool(result.arm_id, state, result.state)
+        outputs = self._emit(kind, source, key, value, result, event)
+        if result.decision is not None:
+            self.metrics.decision_latency.observe(time.perf_counter() - started)
+        return stored, outputs
+
+    def _pool(self, arm_id: str, before: UserState, after: UserState) -> None:
+        with self.population_lock:  # the maintenance thread snapshots it
+            self.population.add_change(arm_id, before, after)
+
+    def _emit(
+        self,
+        kind: str,
+        source: Source,
+        key: bytes | None,
+        value: bytes | None,
+        result: StepResult,
+        event: Event,
+    ) -> list[Output]:
+        outputs = []
+        if result.decision is not None:
+            outputs.append(Output(DECISIONS, key, _encode(result.decision)))
+            if result.outcome is not Outcome.DUPLICATE:  # a re-emitted decision is not new
+                self._count_decision(result.decision)
+        if result.outcome in (Outcome.REJECTED, Outcome.ORPHAN):
+            assert result.reason is not None
+            rejection = Rejection(result.reason, f"{kind} event refused")
+            outputs.append(self._reject(kind, source, key, value, rejection))
+            if result.outcome is Outcome.ORPHAN:
+                self.metrics.orphan_conversions.labels(result.reason).inc()
+        else:
+            self._count(kind, result.outcome.value)
+            if result.outcome is Outcome.APPLIED and result.arm_id is not None:
+                self._count_outcome(event, result.arm_id)
+        return outputs
+
+    def _reject(
+        self,
+        kind: str,
+        source: Source,
+        key: bytes | None,
+        value: bytes | None,
+        rejection: Rejection,
+    ) -> Output:
+        letter = dead_letter_bytes(
+            rejection, source.topic, source.partition, source.offset, key, value
+        )
+        self.metrics.dead_letters.labels(rejection.reason).inc()
+        self._count(kind, "orphan" if rejection.reason.startswith("orphan") else "dead_lettered")
+        return Output(DEAD_LETTER, key, letter)
+
+    def _count(self, kind: str, outcome: str) -> None:
+        child = self._consumed.get((kind, outcome))
+        if child is None:
+            child = self._consumed[kind, outcome] = self.metrics.events_consumed.labels(
+                kind, outcome
+            )
+        child.inc()
+
+    def _count_outcome(self, event: Event, arm_id: str) -> None:
+        catalog = self.holder.engine.catalog
+        family = catalog.arm(arm_id).strategy.family if arm_id in catalog else "unknown"
+        if isinstance(event, Conversion):
+            self.metrics.rewards.labels(event.kind, family).inc()
+        else:
+            self.metrics.impressions.labels(family).inc()
+
+    def _count_decision(self, decision: Decision) -> None:
+        self.metrics.decisions.labels(decision.policy, str(decision.explored).lower()).inc()
+        if decision.arm_id is None:
+            self.metrics.no_nudge.labels(decision.reason or "unknown").inc()
