@@ -29,7 +29,7 @@ class BrokerError(RuntimeError):
 def kafka_home() -> Path:
     """``deploy/kafka`` of this checkout, or ``$NUDGE_KAFKA_HOME``."""
     env = os.environ.get("NUDGE_KAFKA_HOME")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "deploy" / "kafka"
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "deploy" / "kafka"
 
 
 def ensure_jars(home: Path | None = None) -> Path:

@@ -1,51 +1,105 @@
-"""Read one user's state from a worker's local stores or from the changelog topic."""
+"""Read one user's state from a worker's local stores or from the changelog topic.
+
+Each engine lays its state out its own way: Faust keeps ``user_id -> state`` in one
+``user-state-<partition>.db`` per partition and a changelog named after the table; Quix
+Streams keeps ``<user_id>|"s" -> state`` (:func:`streams.runtime.quix_worker.state_db_key`)
+under ``<state_dir>/<app_id>/default/<stream>/<partition>`` and a changelog named after the
+group, the source topics and the store. The state value is our codec in both.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from state import RocksStore, UserState, decode_state
-from streams.runtime.settings import STATE_TABLE, Settings
+from state import UserState, decode_state
+from streams.runtime.kafka import make_consumer
+from streams.runtime.settings import SOURCE_KINDS, STATE_TABLE, Settings
 
-__all__ = ["changelog_topic", "read_from_changelog", "read_from_store", "store_paths"]
-
-
-def changelog_topic(settings: Settings) -> str:
-    return settings.changelog_topic
+__all__ = ["StateLayout", "iter_store", "layout", "read_from_changelog", "read_from_store"]
 
 
-def store_paths(settings: Settings) -> list[Path]:
-    """The per-partition RocksDB folders of this worker's state table."""
-    return sorted(settings.state_dir.glob(f"**/{STATE_TABLE}-*.db"))
+@dataclass(frozen=True)
+class StateLayout:
+    store_paths: list[Path]
+    changelog_topic: str
+    key: bytes
+
+
+def layout(settings: Settings, user_id: str) -> StateLayout:
+    """Where ``settings.engine`` keeps ``user_id``'s state."""
+    if settings.engine == "faust":
+        paths = sorted(settings.state_dir.glob(f"**/{STATE_TABLE}-*.db"))
+        return StateLayout(paths, settings.changelog_topic, user_id.encode())
+    root = settings.state_dir / settings.app_id
+    paths = sorted(p.parent for p in root.glob("*/*/*/CURRENT"))
+    return StateLayout(paths, quix_changelog_topic(settings), quix_state_key(user_id))
+
+
+def quix_changelog_topic(settings: Settings) -> str:
+    """Quix Streams' name for the changelog of the worker's store (checked against the
+    running engine's own in the integration tests)."""
+    sources = sorted(settings.topic(kind) for kind in SOURCE_KINDS)
+    return "changelog__" + "--".join([settings.app_id, *sources, "default"])
+
+
+def quix_state_key(user_id: str) -> bytes:
+    """The user's key in the Quix store and changelog: message key, ``|``, state key."""
+    return user_id.encode() + b'|"s"'
 
 
 def read_from_store(settings: Settings, user_id: str) -> UserState | None:
     """Open each partition's database read-only (safe while the worker runs)."""
-    for path in store_paths(settings):
-        store = RocksStore(path, read_only=True)
+    from rocksdict import AccessType, Options, Rdict
+
+    where = layout(settings, user_id)
+    for path in where.store_paths:
+        db = Rdict(str(path), options=Options(raw_mode=True), access_type=AccessType.read_only())
         try:
-            if user_id in store:  # a point lookup, not a scan
-                return store.get(user_id)
+            value = db.get(where.key)  # a point lookup, not a scan
         finally:
-            store.close()
+            db.close()
+        if value is not None:
+            return decode_state(value)
     return None
+
+
+def iter_store(settings: Settings) -> Iterator[tuple[str, UserState]]:
+    """Every user's state in the worker's local stores (``user_id``, state)."""
+    from rocksdict import AccessType, Options, Rdict
+
+    where = layout(settings, "")
+    suffix = quix_state_key("") if settings.engine == "quix" else b""
+    for path in where.store_paths:
+        db = Rdict(str(path), options=Options(raw_mode=True), access_type=AccessType.read_only())
+        try:
+            for key, value in db.items():
+                user = _user_of(bytes(key), suffix)  # type: ignore[arg-type]
+                if user is not None:
+                    yield user, decode_state(value)
+        finally:
+            db.close()
+
+
+def _user_of(key: bytes, suffix: bytes) -> str | None:
+    if key.startswith(b"__faust") or not key.endswith(suffix):
+        return None  # the engine's own bookkeeping
+    return key[: len(key) - len(suffix)].decode()
 
 
 def read_from_changelog(
     settings: Settings, user_id: str, timeout_seconds: float = 20
 ) -> UserState | None:
     """The latest value of ``user_id`` in the changelog topic (scans every partition)."""
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import TopicPartition
 
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.bootstrap_servers,
-            "group.id": "nudge-inspect",
-            "enable.auto.commit": False,
-        }
-    )
+    where = layout(settings, user_id)
+    consumer = make_consumer(settings.bootstrap_servers, group_id="nudge-inspect")
     try:
-        topic = changelog_topic(settings)
+        topic = where.changelog_topic
         metadata = consumer.list_topics(topic, timeout=timeout_seconds).topics[topic]
         if metadata.error is not None:
             raise ValueError(f"changelog topic {topic} not found: {metadata.error}")
@@ -54,19 +108,17 @@ def read_from_changelog(
             for p in metadata.partitions
         }
         consumer.assign([TopicPartition(topic, p, 0) for p, end in ends.items() if end > 0])
-        return _scan(consumer, user_id.encode(), ends, timeout_seconds)
+        return _scan(consumer, where.key, ends, timeout_seconds)
     finally:
         consumer.close()
 
 
-def _scan(consumer: object, key: bytes, ends: dict[int, int], timeout: float) -> UserState | None:
-    import time
-
+def _scan(consumer: Any, key: bytes, ends: dict[int, int], timeout: float) -> UserState | None:
     latest: bytes | None = None
     pending = {p for p, end in ends.items() if end > 0}
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
-        for message in consumer.consume(500, timeout=1.0):  # type: ignore[attr-defined]
+        for message in consumer.consume(500, timeout=1.0):
             if message.error():
                 continue
             if message.key() == key:

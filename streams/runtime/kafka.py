@@ -9,6 +9,7 @@ from typing import Any
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
+    OFFSET_END,
     Consumer,
     KafkaError,
     KafkaException,
@@ -17,8 +18,12 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
+from streams.runtime.settings import Settings
+
 __all__ = [
     "BrokerUnreachable",
+    "assign_at_end",
+    "client_config",
     "assign_from_beginning",
     "make_consumer",
     "make_producer",
@@ -26,6 +31,12 @@ __all__ = [
     "read_topic",
     "require_broker",
 ]
+
+
+def client_config(settings: Settings) -> dict[str, Any]:
+    """The librdkafka settings every Kafka client of the project starts from: where the
+    cluster is (and, on a secured cluster, how to reach it)."""
+    return {"bootstrap.servers": settings.bootstrap_servers}
 
 
 def make_producer(bootstrap_servers: str, **extra: Any) -> Producer:
@@ -73,6 +84,13 @@ def assign_from_beginning(
             time.sleep(0.2)
         assignment += [TopicPartition(topic, p, OFFSET_BEGINNING) for p in found.partitions]
     consumer.assign(assignment)
+
+
+def assign_at_end(consumer: Consumer, topic: str, timeout_seconds: float = 30.0) -> None:
+    """Read only what is produced to ``topic`` from now on, every partition, no group."""
+    meta = consumer.list_topics(topic, timeout=timeout_seconds).topics.get(topic)
+    partitions = list(meta.partitions) if meta is not None and meta.error is None else [0]
+    consumer.assign([TopicPartition(topic, p, OFFSET_END) for p in partitions])
 
 
 def read_topic(

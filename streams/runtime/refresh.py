@@ -74,16 +74,30 @@ class ModelRefresher:
         return scorer is not None
 
     async def apply_update(self, payload: bytes | None) -> str:
-        """Handle one ``model-updates`` message; returns the outcome it counted."""
+        """Handle one ``model-updates`` message on an event loop (the Faust engine): the
+        artifact loads in a thread, the swap happens on the loop; returns the outcome."""
+        loop = asyncio.get_running_loop()
+        return await self._apply(payload, lambda path: loop.run_in_executor(None, self.load, path))
+
+    def apply_update_blocking(self, payload: bytes | None) -> str:
+        """Handle one ``model-updates`` message in the calling thread (the maintenance
+        thread of the Quix engine, the only thread that swaps engines there)."""
+
+        async def load(path: Path) -> TwoTowerScorer:
+            return self.load(path)
+
+        return asyncio.run(self._apply(payload, load))
+
+    async def _apply(self, payload: bytes | None, load: Any) -> str:
         try:
             version, path = _parse_update(payload, self.settings.model_dir)
             if version == self.serving_version:
                 outcome = "unchanged"
             else:
-                scorer = await self._load(path)
+                scorer = await load(path)
                 if scorer.version != version:
                     raise ArtifactError(f"{path} holds version {scorer.version}, not {version}")
-                self.swap(scorer, "announced")
+                self.swap(self._current_catalog(scorer), "announced")
                 outcome = "swapped"
         except (ArtifactError, ValueError, OSError) as exc:
             log.error("model update refused, %s keeps serving: %s", self.serving_version, exc)
@@ -91,12 +105,14 @@ class ModelRefresher:
         self.metrics.model_refreshes.labels(outcome).inc()
         return outcome
 
-    async def _load(self, path: Path) -> TwoTowerScorer:
-        loop = asyncio.get_running_loop()
+    def load(self, path: Path) -> TwoTowerScorer:
+        """Load and validate an artifact against the serving catalog (blocking)."""
+        return load_scorer(path, self.holder.engine.catalog)
+
+    def _current_catalog(self, scorer: TwoTowerScorer) -> TwoTowerScorer:
         catalog: Catalog = self.holder.engine.catalog
-        scorer = await loop.run_in_executor(None, load_scorer, path, catalog)
-        if self.holder.engine.catalog is not catalog:  # the catalog changed while loading
-            scorer = scorer.with_catalog(self.holder.engine.catalog)
+        if scorer.catalog is not catalog:  # the catalog changed while loading
+            scorer = scorer.with_catalog(catalog)
         return scorer
 
     def swap(self, scorer: TwoTowerScorer, why: str) -> None:

@@ -13,10 +13,10 @@ import pytest
 
 from model.logs import read_log, write_log
 from model.simulator import Environment, UniformLogging, rounds_to_events, simulate_rounds
-from state import InMemoryStore, RocksStore
+from state import InMemoryStore
 from streams.apps.cli import main
 from streams.apps.replay import replay_offline
-from streams.runtime.inspect import store_paths
+from streams.runtime.inspect import iter_store
 from streams.runtime.lag import wait_until_caught_up
 from streams.runtime.settings import Settings
 from streams.runtime.wiring import build_engine
@@ -32,16 +32,7 @@ def _write_log(path: Path, requests: int) -> int:
 
 
 def _worker_arms(settings: Settings) -> dict[str, dict]:
-    arms = {}
-    for path in store_paths(settings):
-        store = RocksStore(path, read_only=True)
-        try:
-            for user in store.users():
-                if not user.startswith("__faust"):
-                    arms[user] = store.get(user).arms
-        finally:
-            store.close()
-    return arms
+    return {user: state.arms for user, state in iter_store(settings)}
 
 
 def _kill_midway(settings: Settings, log: Path, checkpoint: Path, at: int) -> None:

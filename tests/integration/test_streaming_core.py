@@ -23,6 +23,12 @@ pytestmark = pytest.mark.integration
 T0 = 1_760_000_000_000
 
 
+@pytest.fixture(params=["quix", "faust"])
+def kafka_settings(kafka_settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """Every test here runs on both engines: the same contract, the same exact state."""
+    return kafka_settings.with_(engine=request.param)
+
+
 def request(i: int, user: str) -> dict[str, Any]:
     return {
         "schema_version": 1,
