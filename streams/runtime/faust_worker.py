@@ -14,6 +14,7 @@ from typing import Any
 import faust
 
 from streams.runtime.holder import EngineHolder
+from streams.runtime.inspect import count_keys
 from streams.runtime.lag import install_lag_sampler
 from streams.runtime.live import install_catalog_watch, install_population
 from streams.runtime.metrics import Metrics
@@ -97,19 +98,12 @@ def build_app(settings: Settings, holder: EngineHolder, metrics: Metrics) -> fau
     return app
 
 
-def _count_keys(table: Any, exact_below: int = 100_000) -> float:
-    """Users in this worker's partitions, every 10 s on the event loop: RocksDB's
-    estimate-num-keys (cheap at any size), made exact by a key scan while it is small."""
-    dbs = getattr(table.data, "_dbs", {})
+def _count_keys(table: Any) -> float:
+    """Users in this worker's partitions (every 10 s on the event loop)."""
     total = 0
-    for db in list(dbs.values()):
+    for db in list(getattr(table.data, "_dbs", {}).values()):
         try:
-            estimate = int(db.property_int_value("rocksdb.estimate-num-keys") or 0)
-            if estimate >= exact_below:
-                total += estimate  # Faust's few bookkeeping keys are noise at this size
-            else:
-                keys = db.keys()  # an Rdict iterates by index, not by key: keys() it is
-                total += sum(1 for key in keys if not bytes(key).startswith(b"__faust"))
+            total += count_keys(db, skip=b"__faust")
         except Exception:  # noqa: BLE001 - a db closing during a rebalance
             continue
     return float(total)

@@ -27,7 +27,7 @@ from quixstreams.models.serializers import SerializationContext, Serializer
 from quixstreams.state.rocksdb import RocksDBOptions
 
 from streams.runtime.holder import EngineHolder
-from streams.runtime.inspect import quix_changelog_topic
+from streams.runtime.inspect import count_keys, quix_changelog_topic
 from streams.runtime.kafka import client_config
 from streams.runtime.maintenance import Maintenance
 from streams.runtime.metrics import Metrics
@@ -137,12 +137,11 @@ class QuixWorker:
 
     def _count_keys(self) -> float:
         manager = getattr(self.app, "_state_manager", None)
-        total = 0
-        for stores in (manager.stores if manager is not None else {}).values():
-            for store in stores.values():
-                for partition in list(store.partitions.values()):
-                    total += partition.estimated_main_cf_key_count(cap=100_000)
-        return float(total)
+        stores = manager.stores.values() if manager is not None else []
+        partitions = [
+            p for by_name in stores for s in by_name.values() for p in s.partitions.values()
+        ]
+        return float(sum(count_keys(getattr(p, "_db", None)) for p in partitions))
 
 
 def _changelog_name(app: Application, stream_id: str) -> str:

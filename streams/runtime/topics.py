@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from streams.runtime.inspect import quix_changelog_topic
 from streams.runtime.settings import TOPIC_KINDS, USER_KEYED, Settings
 
 __all__ = [
@@ -108,7 +109,8 @@ def delete_app_topics(settings: Settings, timeout_seconds: float = 30) -> list[s
     names = sorted(
         name
         for name in admin.list_topics(timeout=timeout_seconds).topics
-        if name.startswith(settings.topic_prefix) or name.startswith(f"{settings.app_id}-")
+        if name.startswith((settings.topic_prefix, f"{settings.app_id}-"))
+        or name == quix_changelog_topic(settings)
     )
     if names:
         for future in admin.delete_topics(names, operation_timeout=timeout_seconds).values():
