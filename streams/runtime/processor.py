@@ -59,7 +59,7 @@ class EventProcessor:
         self.population = population or PopulationTally()
         self.population_lock = threading.Lock()
         self._max_bytes = settings.max_event_bytes
-        self._consumed: dict[tuple[str, str], Any] = {}  # metric children, looked up once
+        self._children: dict[tuple[Any, ...], Any] = {}  # metric children, looked up once
         metrics.preinitialise([holder.engine.policy.name], REJECTION_REASONS)
 
     def process(
@@ -134,7 +134,7 @@ class EventProcessor:
             rejection = Rejection(result.reason, f"{kind} event refused")
             outputs.append(self._reject(kind, source, key, value, rejection))
             if result.outcome is Outcome.ORPHAN:
-                self.metrics.orphan_conversions.labels(result.reason).inc()
+                self._inc(self.metrics.orphan_conversions, result.reason)
         else:
             self._count(kind, result.outcome.value)
             if result.outcome is Outcome.APPLIED and result.arm_id is not None:
@@ -152,27 +152,31 @@ class EventProcessor:
         letter = dead_letter_bytes(
             rejection, source.topic, source.partition, source.offset, key, value
         )
-        self.metrics.dead_letters.labels(rejection.reason).inc()
+        self._inc(self.metrics.dead_letters, rejection.reason)
         self._count(kind, "orphan" if rejection.reason.startswith("orphan") else "dead_lettered")
         return Output(DEAD_LETTER, key, letter)
 
-    def _count(self, kind: str, outcome: str) -> None:
-        child = self._consumed.get((kind, outcome))
+    def _inc(self, metric: Any, *labels: str) -> None:
+        """``metric.labels(*labels).inc()``, with the labelled child looked up once (the
+        lookup costs more than the increment, and every event counts something)."""
+        key = (id(metric), *labels)
+        child = self._children.get(key)
         if child is None:
-            child = self._consumed[kind, outcome] = self.metrics.events_consumed.labels(
-                kind, outcome
-            )
+            child = self._children[key] = metric.labels(*labels)
         child.inc()
+
+    def _count(self, kind: str, outcome: str) -> None:
+        self._inc(self.metrics.events_consumed, kind, outcome)
 
     def _count_outcome(self, event: Event, arm_id: str) -> None:
         catalog = self.holder.engine.catalog
         family = catalog.arm(arm_id).strategy.family if arm_id in catalog else "unknown"
         if isinstance(event, Conversion):
-            self.metrics.rewards.labels(event.kind, family).inc()
+            self._inc(self.metrics.rewards, event.kind, family)
         else:
-            self.metrics.impressions.labels(family).inc()
+            self._inc(self.metrics.impressions, family)
 
     def _count_decision(self, decision: Decision) -> None:
-        self.metrics.decisions.labels(decision.policy, str(decision.explored).lower()).inc()
+        self._inc(self.metrics.decisions, decision.policy, "true" if decision.explored else "false")
         if decision.arm_id is None:
-            self.metrics.no_nudge.labels(decision.reason or "unknown").inc()
+            self._inc(self.metrics.no_nudge, decision.reason or "unknown")

@@ -39,6 +39,8 @@ __all__ = ["STATE_KEY", "QuixWorker", "build_application"]
 log = logging.getLogger(__name__)
 # The state key under each user's prefix (``streams.runtime.inspect.quix_state_key``).
 STATE_KEY = "s"
+_POLL_TIMEOUT_SECONDS = 0.002
+_FETCH_WAIT_MS = 5
 
 
 class _OutputValue(Serializer):
@@ -64,10 +66,17 @@ def build_application(settings: Settings) -> Application:
             open_max_retries=0,  # a store in use by another worker: fail at once
         ),
         processing_guarantee=settings.processing_guarantee,  # type: ignore[arg-type]
-        loglevel=settings.log_level.upper(),  # type: ignore[arg-type]
+        loglevel=None,  # logging is ours (streams.runtime.logs): one format, repeats folded
         # murmur2, as the contract requires: decisions co-partitioned with the requests
-        producer_extra_config={"partitioner": "murmur2_random", "linger.ms": 5},
+        producer_extra_config={"partitioner": "murmur2_random", "linger.ms": 2},
         auto_create_topics=True,
+        # Quix fetches in batches that wait until full or this timeout: at a few hundred
+        # requests/s a long timeout is the decision's latency (1 s by default)
+        consumer_poll_timeout=_POLL_TIMEOUT_SECONDS,
+        # Concat-ed topics are read in event-time order: a partition whose buffer ran dry
+        # holds the others back until a fetch response tells its high watermark, and an
+        # idle partition's fetch waits up to fetch.wait.max.ms (500 by default) for data
+        consumer_extra_config={"fetch.wait.max.ms": _FETCH_WAIT_MS},
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 __all__ = [
     "ENGINES",
+    "LOG_LEVELS",
     "PROCESSING_GUARANTEES",
     "SOURCE_KINDS",
     "STATE_TABLE",
@@ -38,6 +39,7 @@ USER_KEYED = ("decision-requests", "decisions", "impressions", "conversions")
 SOURCE_KINDS = ("decision-requests", "impressions", "conversions")
 ENGINES = ("quix", "faust")
 PROCESSING_GUARANTEES = ("at-least-once", "exactly-once")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 STATE_TABLE = "user-state"  # the worker's Faust table of per-user state
 
 
@@ -66,7 +68,8 @@ class Settings:
         default_factory=lambda: {"click": 0.1, "dwell": 0.2, "purchase": 1.0}
     )
     guardrails: Mapping[str, Any] = field(default_factory=dict)
-    log_level: str = "info"
+    log_level: str = "warning"
+    log_format: str = "text"
     engine: str = "quix"
     processing_guarantee: str = "at-least-once"
     commit_interval_seconds: float = 1.0
@@ -84,6 +87,8 @@ class Settings:
         if self.max_event_bytes < 256:
             raise SettingsError("NUDGE_MAX_EVENT_BYTES must be >= 256")
         _choice("NUDGE_ENGINE", self.engine, ENGINES)
+        _choice("NUDGE_LOG_LEVEL", self.log_level.lower(), LOG_LEVELS)
+        _choice("NUDGE_LOG_FORMAT", self.log_format, ("text", "json"))
         _choice("NUDGE_PROCESSING_GUARANTEE", self.processing_guarantee, PROCESSING_GUARANTEES)
         if not self.commit_interval_seconds > 0:
             raise SettingsError("NUDGE_COMMIT_INTERVAL_SECONDS must be > 0")

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from streams.apps.commands._common import add_kafka_flags, add_policy_flags, settings_from
-from streams.runtime.settings import ENGINES, PROCESSING_GUARANTEES
+from streams.runtime.settings import ENGINES, LOG_LEVELS, PROCESSING_GUARANTEES
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -30,7 +30,16 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="address /metrics listens on (env NUDGE_METRICS_ADDR, default 127.0.0.1)",
     )
     parser.add_argument("--app-id", help="consumer group and changelog prefix (env NUDGE_APP_ID)")
-    parser.add_argument("--log-level", help="debug, info, warning (env NUDGE_LOG_LEVEL)")
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        help="debug, info, warning (default), error (env NUDGE_LOG_LEVEL)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="text (default) or json, one object a line for log shippers (env NUDGE_LOG_FORMAT)",
+    )
     parser.add_argument(
         "--engine",
         choices=ENGINES,
