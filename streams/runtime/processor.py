@@ -25,6 +25,7 @@ from state import StateCodecError, UserState, decode_state, encode_state
 from streams.runtime.holder import EngineHolder
 from streams.runtime.live import PopulationTally
 from streams.runtime.metrics import Metrics
+from streams.runtime.partitioning import partition_for
 from streams.runtime.schemas import REJECTION_REASONS, Rejection, dead_letter_bytes, decode_event
 from streams.runtime.settings import SOURCE_KINDS, Settings
 
@@ -59,6 +60,7 @@ class EventProcessor:
         self.population = population or PopulationTally()
         self.population_lock = threading.Lock()
         self._max_bytes = settings.max_event_bytes
+        self._partitions = settings.partitions
         self._children: dict[tuple[Any, ...], Any] = {}  # metric children, looked up once
         metrics.preinitialise([holder.engine.policy.name], REJECTION_REASONS)
 
@@ -92,13 +94,19 @@ class EventProcessor:
         load: Callable[[], bytes | None],
         started: float,
     ) -> tuple[bytes | None, list[Output]]:
-        event = decode_event(kind, value, key, self._max_bytes)
         if key is None:  # keyless events would split a user's state over partitions
-            event = Rejection("missing_key", "message has no key; the key must be the user_id")
+            rejection = Rejection("missing_key", "message has no key; the key must be the user_id")
+            return None, [self._reject(kind, source, key, value, rejection)]
+        event = decode_event(kind, value, key, self._max_bytes)
         if isinstance(event, Rejection):
             return None, [self._reject(kind, source, key, value, event)]
+        stored_before = load()
+        if not stored_before and partition_for(key, self._partitions) != source.partition:
+            # a user's first event here: is this their partition? (checked once per user,
+            # so the hash is not paid per event; an existing state was checked on arrival)
+            return None, [self._reject(kind, source, key, value, self._misplaced(key))]
         try:
-            state = decode_state(load())
+            state = decode_state(stored_before)
         except StateCodecError as exc:
             rejection = Rejection("corrupt_state", str(exc))
             return None, [self._reject(kind, source, key, value, rejection)]
@@ -110,6 +118,15 @@ class EventProcessor:
         if result.decision is not None:
             self.metrics.decision_latency.observe(time.perf_counter() - started)
         return stored, outputs
+
+    def _misplaced(self, key: bytes) -> Rejection:
+        right = partition_for(key, self._partitions)
+        return Rejection(
+            "wrong_partition",
+            f"key belongs to partition {right} of {self._partitions} (murmur2, the contract's "
+            "partitioner); produce with the Java client's default partitioner or librdkafka's "
+            "partitioner=murmur2_random (kcat: -X partitioner=murmur2_random)",
+        )
 
     def _pool(self, arm_id: str, before: UserState, after: UserState) -> None:
         with self.population_lock:  # the maintenance thread snapshots it

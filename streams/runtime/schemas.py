@@ -42,6 +42,7 @@ REJECTION_REASONS = (
     "wrong_type",
     "invalid_value",
     "missing_key",
+    "wrong_partition",
     "key_mismatch",
     "unknown_arm",
     "arm_mismatch",
