@@ -13,8 +13,12 @@ __all__ = ["InMemoryStore", "RocksStore", "UserStore"]
 
 
 class UserStore(Protocol):
+    """Encoded user states by ``user_id``; ``get``/``put`` decode and encode on the way."""
+
     def get(self, user_id: str) -> UserState: ...
     def put(self, user_id: str, state: UserState) -> None: ...
+    def get_bytes(self, user_id: str) -> bytes | None: ...
+    def put_bytes(self, user_id: str, data: bytes) -> None: ...
     def users(self) -> Iterator[str]: ...
     def close(self) -> None: ...
 
@@ -30,6 +34,12 @@ class InMemoryStore:
 
     def put(self, user_id: str, state: UserState) -> None:
         self._data[user_id] = encode_state(state)
+
+    def get_bytes(self, user_id: str) -> bytes | None:
+        return self._data.get(user_id)
+
+    def put_bytes(self, user_id: str, data: bytes) -> None:
+        self._data[user_id] = data
 
     def users(self) -> Iterator[str]:
         return iter(sorted(self._data))
@@ -63,7 +73,14 @@ class RocksStore:
         return isinstance(user_id, str) and self._db.get(user_id.encode()) is not None
 
     def put(self, user_id: str, state: UserState) -> None:
-        self._db.put(user_id.encode(), encode_state(state), self._write_options)
+        self.put_bytes(user_id, encode_state(state))
+
+    def get_bytes(self, user_id: str) -> bytes | None:
+        data = self._db.get(user_id.encode())
+        return bytes(data) if data is not None else None
+
+    def put_bytes(self, user_id: str, data: bytes) -> None:
+        self._db.put(user_id.encode(), data, self._write_options)
 
     def users(self) -> Iterator[str]:
         for key in self._db.keys():  # noqa: SIM118 (an Rdict, not a dict)

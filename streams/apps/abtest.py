@@ -42,6 +42,7 @@ from tqdm import tqdm
 from model.engine import Engine
 from model.evaluation import ABResult, two_proportion_ztest
 from model.events import Conversion, DecisionRequest, Event, Impression
+from model.loop import step_in_store
 from model.scoring import Scorer
 from model.simulator import Environment
 from state import InMemoryStore
@@ -253,16 +254,14 @@ def run_offline(experiment: Experiment, *, progress: bool = True) -> AbResult:
                 g = experiment.group(user)
                 engine, store = engines[g], stores[g]
                 request = experiment.request(user, k)
-                step = engine.step(store.get(request.user_id), request)
-                state, decision = step.state, step.decision
+                decision = step_in_store(engine, store, request).decision
                 if decision is not None and decision.arm_id is not None:
                     bought, events = experiment.outcome(
                         user, k, request.event_id, decision.decision_id, decision.arm_id, request.ts
                     )
                     result.arms[user][k], result.bought[user, k] = decision.arm_id, bought
                     for event in events:
-                        state = engine.step(state, event).state
-                store.put(request.user_id, state)
+                        step_in_store(engine, store, event)
                 bar.update(1)
     result.seconds = time.perf_counter() - started
     return result

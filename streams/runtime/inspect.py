@@ -10,7 +10,7 @@ group, the source topics and the store. The state value is our codec in both.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ __all__ = [
     "count_keys",
     "iter_store",
     "layout",
+    "read_changelog",
     "read_from_changelog",
     "read_from_store",
 ]
@@ -114,12 +115,30 @@ def read_from_changelog(
     settings: Settings, user_id: str, timeout_seconds: float = 20
 ) -> UserState | None:
     """The latest value of ``user_id`` in the changelog topic (scans every partition)."""
+    key = layout(settings, user_id).key
+    latest = _latest_values(settings, lambda k: k == key, timeout_seconds)
+    return decode_state(latest[key]) if key in latest else None
+
+
+def read_changelog(settings: Settings, timeout_seconds: float = 60) -> dict[str, UserState]:
+    """Every user's latest state in the changelog topic (what a recovering worker gets)."""
+    suffix = quix_state_key("") if settings.engine == "quix" else b""
+    users = {}
+    for key, value in _latest_values(settings, lambda k: True, timeout_seconds).items():
+        user = _user_of(key, suffix)
+        if user is not None and value:  # an empty value is a deletion (tombstone)
+            users[user] = decode_state(value)
+    return users
+
+
+def _latest_values(
+    settings: Settings, wanted: Callable[[bytes], bool], timeout_seconds: float
+) -> dict[bytes, bytes | None]:
     from confluent_kafka import TopicPartition
 
-    where = layout(settings, user_id)
+    topic = layout(settings, "").changelog_topic
     consumer = make_consumer(settings.bootstrap_servers, group_id="nudge-inspect")
     try:
-        topic = where.changelog_topic
         metadata = consumer.list_topics(topic, timeout=timeout_seconds).topics[topic]
         if metadata.error is not None:
             raise ValueError(f"changelog topic {topic} not found: {metadata.error}")
@@ -128,21 +147,29 @@ def read_from_changelog(
             for p in metadata.partitions
         }
         consumer.assign([TopicPartition(topic, p, 0) for p, end in ends.items() if end > 0])
-        return _scan(consumer, where.key, ends, timeout_seconds)
+        return _scan(consumer, wanted, ends, timeout_seconds)
     finally:
         consumer.close()
 
 
-def _scan(consumer: Any, key: bytes, ends: dict[int, int], timeout: float) -> UserState | None:
-    latest: bytes | None = None
+def _scan(
+    consumer: Any, wanted: Callable[[bytes], bool], ends: dict[int, int], timeout: float
+) -> dict[bytes, bytes | None]:
+    from confluent_kafka import TopicPartition
+
+    latest: dict[bytes, bytes | None] = {}
     pending = {p for p, end in ends.items() if end > 0}
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
         for message in consumer.consume(500, timeout=1.0):
             if message.error():
                 continue
-            if message.key() == key:
-                latest = message.value()
-            if message.offset() + 1 >= ends[message.partition()]:
-                pending.discard(message.partition())
-    return decode_state(latest) if latest is not None else None
+            if wanted(message.key()):
+                latest[message.key()] = message.value()
+        topic = consumer.assignment()[0].topic if pending else ""
+        for tp in consumer.position([TopicPartition(topic, p) for p in pending]):
+            if tp.offset >= ends[tp.partition]:  # past the end (transaction markers too)
+                pending.discard(tp.partition)
+    if pending:
+        raise TimeoutError(f"changelog partitions {sorted(pending)} not read in {timeout:g} s")
+    return latest

@@ -21,7 +21,8 @@ import msgspec
 
 from model.engine import Outcome, Source, StepResult
 from model.events import Conversion, Decision, Event
-from state import StateCodecError, UserState, decode_state, encode_state
+from model.loop import CORRUPT_STATE, step_encoded
+from state import UserState
 from streams.runtime.holder import EngineHolder
 from streams.runtime.live import PopulationTally
 from streams.runtime.metrics import Metrics
@@ -105,15 +106,12 @@ class EventProcessor:
             # a user's first event here: is this their partition? (checked once per user,
             # so the hash is not paid per event; an existing state was checked on arrival)
             return None, [self._reject(kind, source, key, value, self._misplaced(key))]
-        try:
-            state = decode_state(stored_before)
-        except StateCodecError as exc:
-            rejection = Rejection("corrupt_state", str(exc))
+        result, before, stored = step_encoded(self.holder.engine, stored_before, event, source)
+        if result.reason == CORRUPT_STATE:
+            rejection = Rejection(CORRUPT_STATE, "the user's stored state does not decode")
             return None, [self._reject(kind, source, key, value, rejection)]
-        result = self.holder.engine.step(state, event, source)
-        stored = encode_state(result.state) if result.state is not state else None
         if result.outcome is Outcome.APPLIED and result.arm_id is not None:
-            self._pool(result.arm_id, state, result.state)
+            self._pool(result.arm_id, before, result.state)
         outputs = self._emit(kind, source, key, value, result, event)
         if result.decision is not None:
             self.metrics.decision_latency.observe(time.perf_counter() - started)

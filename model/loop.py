@@ -1,0 +1,49 @@
+"""The one load → step → store of every runner (the worker, offline replay, the A/B
+test, the benchmarks): the engine steps a user's decoded state; what is stored is our
+versioned codec's bytes, written only when the step changed the state. A stored value
+that does not decode is refused as ``corrupt_state`` and left as it is, never replaced
+by a fresh state (which would silently forget the user's history)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from model.engine import Engine, Outcome, Source, StepResult
+from model.events import Event
+from state import StateCodecError, UserState, UserStore, decode_state, encode_state
+
+__all__ = ["CORRUPT_STATE", "Stepped", "step_encoded", "step_in_store"]
+
+CORRUPT_STATE = "corrupt_state"
+
+
+class Stepped(NamedTuple):
+    """``before``: the decoded state stepped; ``stored``: the bytes to store, None when
+    nothing changed (or the stored state is corrupt)."""
+
+    result: StepResult
+    before: UserState
+    stored: bytes | None
+
+
+def step_encoded(
+    engine: Engine, stored: bytes | None, event: Event, source: Source | None = None
+) -> Stepped:
+    """Step ``event`` on the state encoded in ``stored`` (None: a new user)."""
+    try:
+        state = decode_state(stored)
+    except StateCodecError:
+        fresh = UserState()
+        return Stepped(StepResult(fresh, Outcome.REJECTED, reason=CORRUPT_STATE), fresh, None)
+    result = engine.step(state, event, source)
+    return Stepped(result, state, encode_state(result.state) if result.state is not state else None)
+
+
+def step_in_store(
+    engine: Engine, store: UserStore, event: Event, source: Source | None = None
+) -> StepResult:
+    """Load the event's user from ``store``, step, store what changed."""
+    result, _, stored = step_encoded(engine, store.get_bytes(event.user_id), event, source)
+    if stored is not None:
+        store.put_bytes(event.user_id, stored)
+    return result
