@@ -221,4 +221,3 @@ class _Join:
             pending.reward += reward
             pending.converted = pending.converted or success
         return credit(state, record, conversion, reward, success, rule.half_life_seconds)
-

@@ -5,6 +5,7 @@ pscore, action_dist``; shapes in :mod:`model.evaluation.estimators`).
 """
 
 from model.evaluation.abtest import ABResult, two_proportion_ztest
+from model.evaluation.arms import ArmSpace, UnknownArmsError
 from model.evaluation.estimators import (
     Estimate,
     bootstrap_ratio,
@@ -13,7 +14,6 @@ from model.evaluation.estimators import (
     estimate_replay,
     estimate_snips,
 )
-from model.evaluation.arms import ArmSpace, UnknownArmsError
 from model.evaluation.feedback import (
     DecisionRows,
     LoggedFeedback,

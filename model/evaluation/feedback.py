@@ -180,9 +180,7 @@ def feedback_from_events(
         rows.position.append(_position(found.context.get(position_key)))
         rows.policy.append(d.policy)
         rows.contexts.append(dict(found.context))
-    return feedback_from_rows(
-        rows, arms, drop_unknown=drop_unknown, reward_rule=rule.describe()
-    )
+    return feedback_from_rows(rows, arms, drop_unknown=drop_unknown, reward_rule=rule.describe())
 
 
 def _position(value: Any) -> int:
@@ -190,4 +188,3 @@ def _position(value: Any) -> int:
         return int(value) if value is not None else 0
     except (TypeError, ValueError):
         return 0
-

@@ -91,8 +91,10 @@ def _from_csv(path: Path, fb: LoggedFeedback) -> np.ndarray:
     round_keys = (
         [(d,) for d in fb.decision_ids.tolist()]
         if per_round
-        else [tuple(_text(c.get(k, p if k == "position" else None)) for k in keys)
-              for c, p in zip(fb.contexts, fb.position.tolist(), strict=True)]
+        else [
+            tuple(_text(c.get(k, p if k == "position" else None)) for k in keys)
+            for c, p in zip(fb.contexts, fb.position.tolist(), strict=True)
+        ]
     )
     missing = [k for k in round_keys if k not in table]
     if missing:
@@ -112,7 +114,9 @@ def _read_table(
     for line, row in enumerate(reader, 2):
         arm = (row.get("arm_id") or "").strip()
         if arm not in index:
-            raise ValueError(f"target file {path}: line {line}: arm {arm!r} is not an arm of the log")
+            raise ValueError(
+                f"target file {path}: line {line}: arm {arm!r} is not an arm of the log"
+            )
         try:
             table[tuple((row.get(k) or "").strip() for k in keys)][index[arm]] += float(
                 row["probability"]

@@ -97,8 +97,8 @@ from pathlib import Path
 from model.events import LogEvent
 from model.logs.common import LOG_COLUMNS, LogFormatError
 from model.logs.csvlog import count_csv, read_csv, write_csv
-from model.logs.mapping import ColumnMapping, Outcome, is_csv, load_column_mapping
 from model.logs.jsonl import decode_log_line, encode_log_line, read_jsonl, write_jsonl
+from model.logs.mapping import ColumnMapping, Outcome, is_csv, load_column_mapping
 from model.logs.parquet import is_parquet, parquet_rows, read_parquet, write_parquet
 
 __all__ = [
@@ -127,13 +127,13 @@ def read_log(path: str | Path, columns: ColumnMapping | None = None) -> Iterator
     """Events of a JSONL, Parquet or CSV log, by suffix; ``columns`` maps a CSV's columns
     (a mapping for another format is a :class:`LogFormatError`). A missing file, a
     directory or an unreadable one is a :class:`LogFormatError` naming it, now."""
-    check_readable(path)
-    if is_csv(path):
-        return read_csv(path, columns)
-    if columns is not None:
+    if columns is not None and not is_csv(path):
         raise LogFormatError(
             f"a column mapping applies to CSV logs (.csv, .csv.gz) only, not to {path}"
         )
+    check_readable(path)
+    if is_csv(path):
+        return read_csv(path, columns)
     return read_parquet(path) if is_parquet(path) else read_jsonl(path)
 
 

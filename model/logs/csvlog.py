@@ -6,11 +6,8 @@ import codecs
 import csv
 import gzip
 import json
-import math
 import re
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
-from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,10 +18,9 @@ from model.events import (
     Decision,
     LogEvent,
 )
+from model.logs.cells import RowError, context_value, label, parse_cell
 from model.logs.common import (
-    BOOL_FIELDS,
     FIELDS,
-    FLOAT_FIELDS,
     JSON_COLUMNS,
     KINDS,
     LOG_COLUMNS,
@@ -32,9 +28,9 @@ from model.logs.common import (
     FieldInfo,
     LogFormatError,
 )
-from model.logs.cells import RowError, context_value, label, parse_cell
 from model.logs.impressions import SYNTHESIZED, RowExpansion
-from model.logs.mapping import ColumnMapping, is_csv
+from model.logs.mapping import ColumnMapping
+
 
 def _open_text(path: str | Path, mode: str, encoding: str) -> IO[str]:
     if mode == "r" and codecs.lookup(encoding).name == "utf-8":

@@ -123,9 +123,7 @@ class RowExpansion:
             )
         return events
 
-    def _context(
-        self, row: list[str], cells: list[tuple[str, int]] | None
-    ) -> dict[str, Any]:
+    def _context(self, row: list[str], cells: list[tuple[str, int]] | None) -> dict[str, Any]:
         context: dict[str, Any] = {}
         if self.json_context is not None and row[self.json_context].strip():
             try:
@@ -146,7 +144,6 @@ class RowExpansion:
         value = parse_cell("value", self.outcome_column, cell, "ms")
         assert isinstance(value, float)
         return value
-
 
 
 def _replace(decision: Decision, **changes: Any) -> Decision:

@@ -169,7 +169,7 @@ def _mapping_problem(m: ColumnMapping) -> str | None:
                 f"(fields: {', '.join(_MAPPABLE)})"
             )
         if not isinstance(column, str):
-            return f"columns.{name} must name a column (\"\" is an unnamed one)"
+            return f'columns.{name} must name a column ("" is an unnamed one)'
     kinds = ", ".join(KINDS)
     for value, kind in m.types.items():
         if kind is not None and kind not in KINDS:

@@ -78,7 +78,9 @@ def _counts(r: Report) -> list[str]:
 
 def _estimate_line(e: Any) -> str:
     if e.n_used == 0 or not math.isfinite(e.value):
-        return f"| {e.name} | no estimate: no logged round matched the target's arm | | | {e.n_used} |"
+        return (
+            f"| {e.name} | no estimate: no logged round matched the target's arm | | | {e.n_used} |"
+        )
     return f"| {e.name} | {e.value:.4f} | {e.low:.4f} | {e.high:.4f} | {e.n_used} |"
 
 
@@ -90,7 +92,10 @@ def _markdown(r: Report) -> list[str]:
             f"every reward of the {len(fb)} decisions is 0 under this reward rule: there "
             "is nothing to estimate (is the reward kind the one the log records? see --reward)"
         ]
-    lines += ["| estimator | value | 95 % low | 95 % high | rounds used |", "|---|---:|---:|---:|---:|"]
+    lines += [
+        "| estimator | value | 95 % low | 95 % high | rounds used |",
+        "|---|---:|---:|---:|---:|",
+    ]
     lines += [_estimate_line(e) for e in r.rows]
     if r.truth is not None:
         lines += [f"| truth (simulator) | {r.truth:.4f} | | | |"]

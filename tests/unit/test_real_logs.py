@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from bench.logs import EXPORT_MAPPING, write_bandit_export
+from model.attribution import AttributionRule
 from model.evaluation import (
     ArmSpace,
     UnknownArmsError,
@@ -19,7 +20,6 @@ from model.evaluation import (
     feedback_from_events,
     logging_action_dist,
 )
-from model.attribution import AttributionRule
 from model.events import Conversion, Decision, DecisionRequest, Impression
 from model.logs import ColumnMapping, read_csv, write_jsonl
 from streams.apps.cli import main
@@ -96,8 +96,16 @@ def test_arms_outside_the_given_ones_are_an_error_with_counts(exports, tmp_path)
             ArmSpace.plain(half.split(","), "given"),
         )
     assert main([*args, "--arm-ids", half, "--out-dir", str(tmp_path / "x")]) == 2
-    doc = _evaluate(tmp_path, exports["random"], exports["mapping"], "--arm-ids", half,
-                    "--drop-unknown-arms", "--target", "uniform")
+    doc = _evaluate(
+        tmp_path,
+        exports["random"],
+        exports["mapping"],
+        "--arm-ids",
+        half,
+        "--drop-unknown-arms",
+        "--target",
+        "uniform",
+    )
     assert sum(doc["dropped"].values()) + doc["fitted"] + doc["evaluated"] == ROWS
     assert "left out:" in doc["markdown"]
 
@@ -110,9 +118,7 @@ def test_clicks_count_by_the_serving_weights_and_a_zero_log_says_so(exports, tmp
     mean = "logging (on-policy mean)"
     assert _value(served, mean) == pytest.approx(0.1 * _value(clicks, mean))  # click weight 0.1
     assert "weights click 0.1" in served["reward_rule"]
-    nothing = _evaluate(
-        tmp_path, exports["random"], exports["mapping"], "--reward", "purchase"
-    )
+    nothing = _evaluate(tmp_path, exports["random"], exports["mapping"], "--reward", "purchase")
     assert nothing["all_rewards_zero"] and nothing["estimates"] == []
     assert "every reward" in nothing["markdown"]
 
@@ -120,11 +126,16 @@ def test_clicks_count_by_the_serving_weights_and_a_zero_log_says_so(exports, tmp
 def test_no_matched_round_is_said_not_drawn_as_zero(exports, tmp_path) -> None:
     arms = [str(i) for i in range(81)]  # arm "80" is never logged
     probs = tmp_path / "never.csv"
-    probs.write_text(
-        "position,arm_id,probability\n" + "".join(f"{s},80,1\n" for s in (1, 2, 3))
+    probs.write_text("position,arm_id,probability\n" + "".join(f"{s},80,1\n" for s in (1, 2, 3)))
+    doc = _evaluate(
+        tmp_path,
+        exports["random"],
+        exports["mapping"],
+        "--target-file",
+        str(probs),
+        "--arm-ids",
+        ",".join(arms),
     )
-    doc = _evaluate(tmp_path, exports["random"], exports["mapping"], "--target-file", str(probs),
-                    "--arm-ids", ",".join(arms))
     replay = next(e for e in doc["estimates"] if e["name"] == "replay")
     assert replay["used"] == 0 and replay["value"] is None
     assert "no logged round matched" in doc["markdown"]

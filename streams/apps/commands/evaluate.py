@@ -98,7 +98,9 @@ def _arms(args: argparse.Namespace, env: Any) -> Any:
     if args.catalog_path:
         return ArmSpace.from_catalog(load_catalog(args.catalog_path), str(args.catalog_path))
     if args.arm_ids:
-        return ArmSpace.plain([a.strip() for a in args.arm_ids.split(",") if a.strip()], "--arm-ids")
+        return ArmSpace.plain(
+            [a.strip() for a in args.arm_ids.split(",") if a.strip()], "--arm-ids"
+        )
     return None
 
 
@@ -107,7 +109,7 @@ def _rule(args: argparse.Namespace) -> Any:
     from streams.runtime.settings import Settings
 
     settings = Settings.from_env()
-    window = {
+    window: dict[str, Any] = {
         "window_seconds": settings.attribution_window_seconds,
         "half_life_seconds": settings.half_life_seconds,
     }
@@ -152,7 +154,11 @@ def _evaluate(args: argparse.Namespace, env: Any, fb: Any, report: Any) -> None:
     test = np.flatnonzero(~train)
     segments = np.array(fb.segments(args.segment_key))
     model = SegmentRateModel.fit(
-        segments[train], fb.action[train], fb.reward[train], fb.arm_ids, weight=1.0 / fb.pscore[train]
+        segments[train],
+        fb.action[train],
+        fb.reward[train],
+        fb.arm_ids,
+        weight=1.0 / fb.pscore[train],
     )
     q = model.predict(segments[test])
     dist, ranking = _target(args, env, fb, test, q)
@@ -210,7 +216,7 @@ def _policy_dist(args: argparse.Namespace, fb: Any, test: np.ndarray, q: np.ndar
     return np.asarray(rows, np.float64)
 
 
-def _estimates(args, fb, test, dist, q, rng) -> list[tuple[str, Any]]:
+def _estimates(args, fb, test, dist, q, rng) -> list[Any]:
     from model.evaluation import (
         Estimate,
         bootstrap_ratio,
@@ -242,7 +248,13 @@ def _by_position(args, fb, test, dist, q, rng) -> dict[int, list[Any]]:
         return out
     for slot in sorted(set(slots.tolist())):
         k = np.flatnonzero(slots == slot)
-        r, a, p, d, b = fb.reward[test][k], fb.action[test][k], fb.pscore[test][k], dist[k], args.bootstrap
+        r, a, p, d, b = (
+            fb.reward[test][k],
+            fb.action[test][k],
+            fb.pscore[test][k],
+            dist[k],
+            args.bootstrap,
+        )
         out[slot] = [
             estimate_ips(r, a, p, d, rng, n_bootstrap=b),
             estimate_snips(r, a, p, d, rng, n_bootstrap=b),
