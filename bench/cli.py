@@ -14,13 +14,14 @@ from typing import Any
 import numpy as np
 
 from bench.evaluation import N_BOOTSTRAP, TARGET_EVENTS_PER_SECOND, bench_evaluation
+from bench.logs import bench_csv_read
 from bench.replay import REPLAY_POLICIES, bench_replay
 from bench.step import STEP_POLICIES, bench_outcomes, bench_step
 from bench.timing import THREAD_VARIABLES, note
 
 __all__ = ["SECTIONS", "main", "parse_args", "run"]
 
-SECTIONS = ("step", "outcomes", "replay", "evaluation")
+SECTIONS = ("step", "outcomes", "replay", "evaluation", "logs")
 
 HELP = f"""\
 Throughput of nudgeflow's hot paths, each against a baseline measured in the same run
@@ -39,6 +40,9 @@ sections (--only):
               bootstrap interval) on one core: BLAS/OpenMP threads 1, process pinned to one
               CPU; target {TARGET_EVENTS_PER_SECOND:,} rounds/s for the whole set; baselines
               numpy.mean and a textbook index bootstrap of the mean
+  logs        rows/s of an impression-level CSV export (--rounds/5 rows, 90 columns)
+              read to events through its column mapping; baseline events/s of the
+              JSONL reader on a simulator log, in the same run
 
 Every figure is the median of --repeats runs.
 """
@@ -110,6 +114,7 @@ RUNNERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "outcomes": lambda a: bench_outcomes(a.events, a.repeats),
     "replay": lambda a: bench_replay(a.events, a.repeats),
     "evaluation": lambda a: bench_evaluation(a.rounds, a.repeats, a.bootstrap),
+    "logs": lambda a: bench_csv_read(a.rounds // 5, a.repeats, Path(".nudge/bench")),
 }
 
 

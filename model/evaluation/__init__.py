@@ -5,6 +5,7 @@ pscore, action_dist``; shapes in :mod:`model.evaluation.estimators`).
 """
 
 from model.evaluation.abtest import ABResult, two_proportion_ztest
+from model.evaluation.arms import ArmSpace, UnknownArmsError
 from model.evaluation.estimators import (
     Estimate,
     bootstrap_ratio,
@@ -13,7 +14,12 @@ from model.evaluation.estimators import (
     estimate_replay,
     estimate_snips,
 )
-from model.evaluation.feedback import LoggedFeedback, feedback_from_events
+from model.evaluation.feedback import (
+    DecisionRows,
+    LoggedFeedback,
+    feedback_from_events,
+    feedback_from_rows,
+)
 from model.evaluation.lift import (
     Lift,
     best_within_item,
@@ -22,10 +28,20 @@ from model.evaluation.lift import (
     split_half_bound,
 )
 from model.evaluation.reward_model import SegmentRateModel
-from model.evaluation.targets import greedy_action_dist
+from model.evaluation.targets import (
+    greedy_action_dist,
+    logging_action_dist,
+    read_action_file,
+)
 
 __all__ = [
     "ABResult",
+    "ArmSpace",
+    "DecisionRows",
+    "UnknownArmsError",
+    "feedback_from_rows",
+    "logging_action_dist",
+    "read_action_file",
     "Estimate",
     "Lift",
     "LoggedFeedback",

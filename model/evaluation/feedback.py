@@ -1,28 +1,37 @@
-"""Logged bandit feedback as arrays, extracted from a log of wire events."""
+"""Logged bandit feedback as arrays, extracted from a log of wire events.
+
+Rewards come from the one attribution rule (:mod:`model.attribution`): a logged
+decision's reward is what the serving engine credits to it (the window, the reward
+weights of ``NUDGE_REWARD_WEIGHTS``, or a rule the user names such as ``--reward
+click``). Arms are the log's own ids or a catalog's (:mod:`model.evaluation.arms`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from model.attribution import AttributionRule, attribute_log
 from model.catalog import Catalog
-from model.events import Conversion, Decision, DecisionRequest, LogEvent
+from model.evaluation.arms import ArmSpace, split_known
+from model.events import LogEvent
 
-__all__ = ["LoggedFeedback", "feedback_from_events"]
+__all__ = ["DecisionRows", "LoggedFeedback", "feedback_from_events", "feedback_from_rows"]
 
 
 @dataclass(frozen=True)
 class LoggedFeedback:
-    """One row per logged decision that showed an arm, in log order.
+    """One row per logged decision that showed a known arm, in log order.
 
     ``user_ids``/``decision_ids`` (n,) str; ``contexts``: the request contexts; ``action``
-    (n,) catalog arm index; ``pscore`` (n,) logging propensity; ``reward`` (n,) 1.0 when a
-    success conversion was attributed to the decision (by ``decision_id``) else 0.0;
-    ``ts_ms`` (n,); ``item`` (n,) product index of the arm; ``item_of_arm`` (n_arms,);
-    ``product_ids`` names the items; ``policies``: the logging policies' names seen.
+    (n,) arm index into ``arms.arm_ids``; ``pscore`` (n,) logging propensity; ``reward``
+    (n,) the attributed reward; ``ts_ms`` (n,); ``position`` (n,) the slot of the round
+    (0 when the log has none); ``policy`` (n,) the logging policy's name; ``item`` (n,)
+    product index of the arm. ``n_logged``: decisions with an arm in the log, before
+    ``dropped`` (arm id -> rounds left out as unknown); ``reward_rule`` describes rewards.
     """
 
     user_ids: np.ndarray
@@ -32,66 +41,150 @@ class LoggedFeedback:
     pscore: np.ndarray
     reward: np.ndarray
     ts_ms: np.ndarray
-    item: np.ndarray
-    item_of_arm: np.ndarray
-    product_ids: tuple[str, ...]
-    arm_ids: tuple[str, ...]
-    policies: tuple[str, ...]
+    position: np.ndarray
+    policy: np.ndarray
+    arms: ArmSpace
+    n_logged: int
+    dropped: Mapping[str, int] = field(default_factory=dict)
+    reward_rule: str = ""
 
     def __len__(self) -> int:
         return len(self.action)
 
     @property
+    def arm_ids(self) -> tuple[str, ...]:
+        return self.arms.arm_ids
+
+    @property
+    def item_of_arm(self) -> np.ndarray:
+        return self.arms.item_of_arm
+
+    @property
+    def product_ids(self) -> tuple[str, ...]:
+        return self.arms.product_ids
+
+    @property
+    def item(self) -> np.ndarray:
+        return self.arms.item_of_arm[self.action]
+
+    @property
+    def policies(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self.policy.tolist())))
+
+    @property
     def n_arms(self) -> int:
-        return len(self.arm_ids)
+        return self.arms.n_arms
 
     @property
     def n_items(self) -> int:
-        return len(self.product_ids)
+        return len(self.arms.product_ids)
 
     def segments(self, key: str = "segment") -> list[str]:
         return [str(c.get(key, "")) for c in self.contexts]
 
+    def subset(self, rows: np.ndarray) -> LoggedFeedback:
+        """The rounds ``rows`` (indexes or a mask), counts kept as logged."""
+        index = np.arange(len(self))[rows]
+        pick = {
+            name: getattr(self, name)[index]
+            for name in ("user_ids", "decision_ids", "action", "pscore", "reward")
+            + ("ts_ms", "position", "policy")
+        }
+        contexts = [self.contexts[i] for i in index.tolist()]
+        return LoggedFeedback(
+            **pick,
+            contexts=contexts,
+            arms=self.arms,
+            n_logged=self.n_logged,
+            dropped=self.dropped,
+            reward_rule=self.reward_rule,
+        )
 
-def _arm_products(catalog: Catalog) -> tuple[tuple[str, ...], np.ndarray]:
-    product_ids = tuple(dict.fromkeys(a.product.product_id for a in catalog.arms))
-    index = {p: i for i, p in enumerate(product_ids)}
-    return product_ids, np.array([index[a.product.product_id] for a in catalog.arms])
+
+@dataclass
+class DecisionRows:
+    """Logged decisions with an arm, before their arms are indexed (one per round)."""
+
+    decision_ids: list[str] = field(default_factory=list)
+    user_ids: list[str] = field(default_factory=list)
+    arm_ids: list[str] = field(default_factory=list)
+    pscore: list[float] = field(default_factory=list)
+    reward: list[float] = field(default_factory=list)
+    ts_ms: list[int] = field(default_factory=list)
+    position: list[int] = field(default_factory=list)
+    policy: list[str] = field(default_factory=list)
+    contexts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def feedback_from_rows(
+    rows: DecisionRows,
+    arms: ArmSpace | Catalog | Sequence[str] | None = None,
+    *,
+    drop_unknown: bool = False,
+    reward_rule: str = "",
+) -> LoggedFeedback:
+    """Index ``rows`` by ``arms`` (a catalog, plain ids, or None: the log's own ids)."""
+    if not rows.arm_ids:
+        raise ValueError("the log holds no decision that showed an arm")
+    space = _space(arms, rows.arm_ids)
+    keep, action, dropped = split_known(rows.arm_ids, space, drop_unknown=drop_unknown)
+    index = np.flatnonzero(keep)
+    return LoggedFeedback(
+        user_ids=np.array(rows.user_ids, dtype=object)[index].astype(str),
+        decision_ids=np.array(rows.decision_ids, dtype=object)[index].astype(str),
+        contexts=[rows.contexts[i] for i in index.tolist()],
+        action=action,
+        pscore=np.asarray(rows.pscore, np.float64)[index],
+        reward=np.asarray(rows.reward, np.float64)[index],
+        ts_ms=np.asarray(rows.ts_ms, np.int64)[index],
+        position=np.asarray(rows.position, np.int64)[index],
+        policy=np.array(rows.policy, dtype=object)[index].astype(str),
+        arms=space,
+        n_logged=len(rows.arm_ids),
+        dropped=dict(dropped),
+        reward_rule=reward_rule,
+    )
+
+
+def _space(arms: ArmSpace | Catalog | Sequence[str] | None, seen: Sequence[str]) -> ArmSpace:
+    if arms is None:
+        return ArmSpace.derived(seen)
+    if isinstance(arms, ArmSpace):
+        return arms
+    if isinstance(arms, Catalog):
+        return ArmSpace.from_catalog(arms)
+    return ArmSpace.plain(arms, "given")
 
 
 def feedback_from_events(
     events: Iterable[LogEvent],
-    catalog: Catalog,
-    success_kinds: frozenset[str] = frozenset({"purchase"}),
+    arms: ArmSpace | Catalog | Sequence[str] | None = None,
+    *,
+    rule: AttributionRule | None = None,
+    drop_unknown: bool = False,
+    position_key: str = "position",
 ) -> LoggedFeedback:
-    """Rows from the decisions of a log; requests give contexts, conversions of
-    ``success_kinds`` with a ``decision_id`` give rewards (others are ignored here)."""
-    contexts: dict[str, dict[str, Any]] = {}
-    rows: list[Decision] = []
-    converted: set[str] = set()
-    for event in events:
-        if isinstance(event, DecisionRequest):
-            contexts[event.event_id] = dict(event.context)
-        elif isinstance(event, Decision):
-            if event.arm_id is not None and event.arm_id in catalog:
-                rows.append(event)
-        elif isinstance(event, Conversion) and event.kind in success_kinds and event.decision_id:
-            converted.add(event.decision_id)
-    if not rows:
-        raise ValueError("the log holds no decision that showed a known arm")
-    product_ids, item_of_arm = _arm_products(catalog)
-    action = np.array([catalog.index(d.arm_id) for d in rows if d.arm_id], np.int64)
-    return LoggedFeedback(
-        user_ids=np.array([d.user_id for d in rows]),
-        decision_ids=np.array([d.decision_id for d in rows]),
-        contexts=[contexts.get(d.request_id, {}) for d in rows],
-        action=action,
-        pscore=np.array([d.propensity for d in rows]),
-        reward=np.array([d.decision_id in converted for d in rows], np.float64),
-        ts_ms=np.array([d.ts for d in rows], np.int64),
-        item=item_of_arm[action],
-        item_of_arm=item_of_arm,
-        product_ids=product_ids,
-        arm_ids=catalog.arm_ids,
-        policies=tuple(sorted({d.policy for d in rows})),
-    )
+    """Rows from the decisions of a log; rewards by the attribution ``rule`` (default: the
+    engine's default weights and window); requests give contexts (and the slot, from the
+    context's ``position_key``)."""
+    rule = rule or AttributionRule()
+    rows = DecisionRows()
+    for found in attribute_log(events, rule).decisions:
+        d = found.decision
+        rows.decision_ids.append(d.decision_id)
+        rows.user_ids.append(d.user_id)
+        rows.arm_ids.append(d.arm_id or "")
+        rows.pscore.append(d.propensity)
+        rows.reward.append(found.reward)
+        rows.ts_ms.append(d.ts)
+        rows.position.append(_position(found.context.get(position_key)))
+        rows.policy.append(d.policy)
+        rows.contexts.append(dict(found.context))
+    return feedback_from_rows(rows, arms, drop_unknown=drop_unknown, reward_rule=rule.describe())
+
+
+def _position(value: Any) -> int:
+    try:
+        return int(value) if value is not None else 0
+    except (TypeError, ValueError):
+        return 0

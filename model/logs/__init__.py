@@ -96,21 +96,17 @@ from pathlib import Path
 
 from model.events import LogEvent
 from model.logs.common import LOG_COLUMNS, LogFormatError
-from model.logs.csvlog import (
-    ColumnMapping,
-    count_csv,
-    is_csv,
-    load_column_mapping,
-    read_csv,
-    write_csv,
-)
+from model.logs.csvlog import count_csv, read_csv, write_csv
 from model.logs.jsonl import decode_log_line, encode_log_line, read_jsonl, write_jsonl
-from model.logs.parquet import is_parquet, read_parquet, write_parquet
+from model.logs.mapping import ColumnMapping, Outcome, is_csv, load_column_mapping
+from model.logs.parquet import is_parquet, parquet_rows, read_parquet, write_parquet
 
 __all__ = [
     "LOG_COLUMNS",
     "ColumnMapping",
     "LogFormatError",
+    "Outcome",
+    "check_readable",
     "count_events",
     "decode_log_line",
     "encode_log_line",
@@ -129,14 +125,30 @@ __all__ = [
 
 def read_log(path: str | Path, columns: ColumnMapping | None = None) -> Iterator[LogEvent]:
     """Events of a JSONL, Parquet or CSV log, by suffix; ``columns`` maps a CSV's columns
-    (a mapping for another format is a :class:`LogFormatError`)."""
-    if is_csv(path):
-        return read_csv(path, columns)
-    if columns is not None:
+    (a mapping for another format is a :class:`LogFormatError`). A missing file, a
+    directory or an unreadable one is a :class:`LogFormatError` naming it, now."""
+    if columns is not None and not is_csv(path):
         raise LogFormatError(
             f"a column mapping applies to CSV logs (.csv, .csv.gz) only, not to {path}"
         )
+    check_readable(path)
+    if is_csv(path):
+        return read_csv(path, columns)
     return read_parquet(path) if is_parquet(path) else read_jsonl(path)
+
+
+def check_readable(path: str | Path) -> None:
+    """Raise :class:`LogFormatError` ``log PATH: <why>`` unless ``path`` is a readable file."""
+    where = Path(path)
+    if not where.exists():
+        raise LogFormatError(f"log {path}: no such file")
+    if not where.is_file():
+        raise LogFormatError(f"log {path}: not a file")
+    try:
+        with open(where, "rb"):
+            pass
+    except OSError as exc:
+        raise LogFormatError(f"log {path}: cannot read it ({exc.strerror})") from None
 
 
 def write_log(path: str | Path, events: Iterable[LogEvent]) -> int:
@@ -149,10 +161,9 @@ def write_log(path: str | Path, events: Iterable[LogEvent]) -> int:
 def count_events(path: str | Path, columns: ColumnMapping | None = None) -> int:
     """Number of events in a log without decoding them (Parquet metadata, JSONL lines,
     CSV rows after the header, blank ones left out; rows a mapping skips still count)."""
+    check_readable(path)
     if is_parquet(path):
-        import pyarrow.parquet as pq
-
-        return int(pq.ParquetFile(str(path)).metadata.num_rows)
+        return parquet_rows(path)
     if is_csv(path):
         return count_csv(path, columns)
     with open(path, "rb") as lines:

@@ -37,9 +37,9 @@ def read_jsonl(path: str | Path) -> Iterator[LogEvent]:
             try:
                 yield _decoder.decode(line)
             except msgspec.ValidationError as exc:
-                raise LogFormatError(f"{path}:{number}: {exc}") from None
+                raise LogFormatError(f"{path}: line {number}: {exc}") from None
             except msgspec.DecodeError as exc:
-                raise LogFormatError(f"{path}:{number}: not JSON ({exc})") from None
+                raise LogFormatError(f"{path}: line {number}: not JSON ({exc})") from None
 
 
 def write_jsonl(path: str | Path, events: Iterable[LogEvent]) -> int:

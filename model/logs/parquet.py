@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import msgspec.inspect
@@ -60,11 +61,24 @@ def _arrow_type(pa: object, column: str) -> object:
     return getattr(pa, types.get(column, "string"))()
 
 
-def read_parquet(path: str | Path) -> Iterator[LogEvent]:
+def _open(path: str | Path) -> Any:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    try:
+        return pq.ParquetFile(str(path))
+    except (pa.ArrowException, OSError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise LogFormatError(f"log {path}: not a readable Parquet file ({reason})") from None
+
+
+def parquet_rows(path: str | Path) -> int:
+    return int(_open(path).metadata.num_rows)
+
+
+def read_parquet(path: str | Path) -> Iterator[LogEvent]:
     number = 0
-    for batch in pq.ParquetFile(str(path)).iter_batches(batch_size=10_000):
+    for batch in _open(path).iter_batches(batch_size=10_000):
         for row in batch.to_pylist():
             number += 1
             yield _from_row(row, path, number)

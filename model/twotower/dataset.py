@@ -1,26 +1,28 @@
 """Training examples from the event log: decisions joined to impressions and outcomes.
 
 One example per *impressed* decision: the request's context, the user's state as it was
-just before the decision (rebuilt by replaying the user's earlier impressions and
-conversions through the pure ``state`` transitions, so no feature sees the future), the
-arm shown, the propensity and whether the decision came from a randomized policy. The
-label is 1 when a success-kind conversion was attributed to the decision within the
-attribution window (by ``decision_id``, else to the user's latest impression before it).
+just before the decision (no feature sees the future), the arm shown, the propensity and
+whether the decision came from a randomized policy. The join is the one attribution rule
+of :mod:`model.attribution`, the serving engine's: the label is 1 when a success-kind
+conversion was credited to the decision (within the window, by ``decision_id`` or to the
+user's latest impression), ``reward`` the weighted reward credited to it, and the state
+is the engine's (arm statistics with impressions, rewards and the half-life decay).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from model.attribution import AttributionRule, attribute_log
 from model.catalog import Catalog
-from model.events import Conversion, Decision, DecisionRequest, Impression, LogEvent
+from model.events import LogEvent
 from model.features import FeatureSpec
-from state import UserState, apply_impression, apply_reward
+from state import UserState
 
 __all__ = [
     "RANDOMIZED_POLICIES",
@@ -34,7 +36,6 @@ __all__ = [
 ]
 
 RANDOMIZED_POLICIES = frozenset({"uniform", "uniform-slice"})
-_ORDER: dict[type, int] = {DecisionRequest: 0, Decision: 1, Impression: 2, Conversion: 3}
 
 
 @dataclass(frozen=True)
@@ -48,90 +49,57 @@ class Example:
     label: int
     propensity: float = 1.0
     randomized: bool = False
-
-
-@dataclass
-class _Pending:
-    example: Example
-    impressed_ms: int
-    converted: bool = False
-
-
-@dataclass
-class _User:
-    state: UserState = field(default_factory=UserState)
-    latest: _Pending | None = None
+    reward: float = 0.0
 
 
 def build_examples(
     events: Iterable[LogEvent],
     *,
-    success_kinds: frozenset[str] = frozenset({"purchase"}),
-    attribution_window_seconds: float = 7 * 24 * 3600,
+    rule: AttributionRule | None = None,
+    success_kinds: frozenset[str] | None = None,
+    attribution_window_seconds: float | None = None,
     randomized_policies: frozenset[str] = RANDOMIZED_POLICIES,
 ) -> list[Example]:
-    """Join a log (any order; sorted here by time) into examples, oldest first."""
-    ordered = sorted(events, key=lambda e: (e.ts, _ORDER[type(e)]))
-    window_ms = attribution_window_seconds * 1000
-    contexts: dict[str, Mapping[str, Any]] = {}
-    decisions: dict[str, Decision] = {}
-    pending: dict[str, _Pending] = {}
-    users: dict[str, _User] = {}
-    for event in ordered:
-        user = users.setdefault(event.user_id, _User())
-        if isinstance(event, DecisionRequest):
-            contexts[event.event_id] = event.context
-        elif isinstance(event, Decision):
-            if event.arm_id is not None:
-                decisions[event.decision_id] = event
-        elif isinstance(event, Impression):
-            decision = decisions.pop(event.decision_id, None)
-            if decision is None or decision.arm_id != event.arm_id:
-                continue
-            context = contexts.pop(decision.request_id, {})
-            example = _example(decision, context, user.state, randomized_policies)
-            user.latest = pending[decision.decision_id] = _Pending(example, event.ts)
-            user.state = apply_impression(user.state, event.arm_id, event.ts)
-        elif event.kind in success_kinds:
-            _convert(event, user, pending, window_ms)
-    return sorted(
-        (_labelled(p.example, p.converted) for p in pending.values()),
-        key=lambda e: (e.ts_ms, e.decision_id),
-    )
+    """Join a log (any order; sorted here by time) into examples, oldest first.
+
+    ``rule`` is the attribution rule (default: the engine's defaults); the keyword
+    ``success_kinds`` / ``attribution_window_seconds`` override its fields."""
+    rule = _rule(rule, success_kinds, attribution_window_seconds)
+    found = attribute_log(events, rule).decisions
+    examples = [
+        Example(
+            user_id=a.decision.user_id,
+            ts_ms=a.decision.ts,
+            decision_id=a.decision.decision_id,
+            arm_id=a.decision.arm_id or "",
+            context=a.context,
+            state=a.state_before,
+            label=int(a.converted),
+            propensity=a.decision.propensity,
+            randomized=a.decision.policy in randomized_policies,
+            reward=a.reward,
+        )
+        for a in found
+        if a.impressed_ms is not None
+    ]
+    return sorted(examples, key=lambda e: (e.ts_ms, e.decision_id))
 
 
-def _example(
-    decision: Decision, context: Mapping[str, Any], state: UserState, randomized: frozenset[str]
-) -> Example:
-    assert decision.arm_id is not None
-    return Example(
-        user_id=decision.user_id,
-        ts_ms=decision.ts,
-        decision_id=decision.decision_id,
-        arm_id=decision.arm_id,
-        context=context,
-        state=state,
-        label=0,
-        propensity=decision.propensity,
-        randomized=decision.policy in randomized,
-    )
-
-
-def _convert(
-    event: Conversion, user: _User, pending: dict[str, _Pending], window_ms: float
-) -> None:
-    target = pending.get(event.decision_id) if event.decision_id else user.latest
-    if target is None or target.converted or event.ts - target.impressed_ms > window_ms:
-        return
-    if event.ts < target.impressed_ms:
-        return
-    target.converted = True
-    user.state = apply_reward(user.state, target.example.arm_id, 1.0, event.ts, converted=True)
-
-
-def _labelled(example: Example, converted: bool) -> Example:
-    """The example with its final label."""
-    return replace(example, label=int(converted))
+def _rule(
+    rule: AttributionRule | None,
+    success_kinds: frozenset[str] | None,
+    window_seconds: float | None,
+) -> AttributionRule:
+    rule = rule or AttributionRule()
+    changes: dict[str, Any] = {}
+    if success_kinds is not None:
+        weights = dict(rule.reward_weights)
+        for kind in success_kinds - weights.keys():
+            weights[kind] = 1.0
+        changes.update(success_kinds=frozenset(success_kinds), reward_weights=weights)
+    if window_seconds is not None:
+        changes["window_seconds"] = window_seconds
+    return replace(rule, **changes) if changes else rule
 
 
 def data_range(examples: list[Example]) -> dict[str, Any]:

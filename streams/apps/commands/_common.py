@@ -9,7 +9,13 @@ from typing import Any
 
 from streams.runtime.settings import Settings
 
-__all__ = ["add_columns_flag", "add_kafka_flags", "add_policy_flags", "settings_from"]
+__all__ = [
+    "add_columns_flag",
+    "add_kafka_flags",
+    "add_policy_flags",
+    "read_log_checked",
+    "settings_from",
+]
 
 
 def add_kafka_flags(parser: argparse.ArgumentParser) -> None:
@@ -70,3 +76,13 @@ def settings_from(args: argparse.Namespace) -> Settings:
     names = Settings.__dataclass_fields__.keys()
     flags = {k: v for k, v in vars(args).items() if k in names}
     return Settings.from_env(**flags)
+
+
+def read_log_checked(path: Path, columns: Path | None) -> Any:
+    """The events of log ``path`` read through the mapping file ``columns`` (if any). A
+    missing or unreadable file, a bad mapping and a bad row are each one
+    ``LogFormatError`` line naming the file, the same for replay, train and evaluate."""
+    from model.logs import load_column_mapping, read_log
+
+    mapping = load_column_mapping(columns, log=path) if columns else None
+    return read_log(path, mapping)

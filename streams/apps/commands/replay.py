@@ -90,10 +90,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from model.logs import count_events, load_column_mapping, read_log
+    from model.logs import check_readable, count_events, load_column_mapping, read_log
 
-    if not args.log.exists():
-        raise ValueError(f"log {args.log} does not exist")
+    check_readable(args.log)
     columns = load_column_mapping(args.columns, log=args.log) if args.columns else None
     settings = settings_from(args)
     total = count_events(args.log, columns)

@@ -158,8 +158,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if (args.input is None) == (not args.from_kafka):
         raise CommandError("give exactly one of --input PATH or --from-kafka")
-    if args.input is not None and not args.input.exists():
-        raise CommandError(f"no such log: {args.input}")
+    from model.logs import check_readable
+
+    if args.input is not None:
+        check_readable(args.input)
     if args.version and args.every:
         raise CommandError("--version names one model; it cannot be combined with --every")
     if args.columns is not None and args.input is None:

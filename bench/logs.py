@@ -1,0 +1,129 @@
+"""Reading an impression-level CSV export (the Open Bandit Dataset's shape).
+
+:func:`write_bandit_export` writes such an export: an unnamed index column, an ISO
+timestamp with microseconds, ``item_id`` (0..79), ``position`` (1..3), ``click`` (0/1),
+``propensity_score`` (the logging policy's probability of that item in that slot), four
+categorical ``user_feature_*`` columns and one ``user-item_affinity_<item>`` column per
+item. Rounds show three distinct items, one per slot, chosen by a uniform-random policy
+(``"random"``: every item has probability 1/80 in every slot) or by Bernoulli Thompson
+sampling from fixed Beta posteriors (``"bts"``: the slot probabilities are estimated by
+Monte Carlo with 20,000 draws, as the dataset's were). Clicks are Bernoulli with a
+rate per item, scaled per slot and by the first user feature.
+
+:func:`bench_csv_read` times ``model.logs.read_csv`` of that export through
+:data:`EXPORT_MAPPING` (rows/s) against ``model.logs.read_jsonl`` of a simulator log
+(events/s), in the same run.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["EXPORT_MAPPING", "bench_csv_read", "export_truth", "write_bandit_export"]
+
+N_ITEMS = 80
+N_SLOTS = 3
+FEATURES = tuple(f"user_feature_{i}" for i in range(4))
+EXPORT_MAPPING: dict[str, Any] = {
+    "description": "impression-level export: one row per item shown in a slot",
+    "columns": {
+        "event_id": "",
+        "ts": "timestamp",
+        "arm_id": "item_id",
+        "propensity": "propensity_score",
+    },
+    "position": "position",
+    "outcome": {"column": "click", "kind": "click"},
+    "context": list(FEATURES),
+}
+_SLOT_FACTOR = np.array([1.0, 0.7, 0.5])
+_VOCAB = ("81ce123c", "2d03db5e", "4ae385d7", "c2e4f76b")
+
+
+def _click_rates(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0.02, 0.3, N_ITEMS)
+
+
+def export_truth(seed: int = 0) -> np.ndarray:
+    """True click probability ``(n_items, n_slots)`` for a user of average feature."""
+    boost = np.mean([1.0 + 0.5 * (v == _VOCAB[0]) for v in _VOCAB])
+    return np.clip(_click_rates(seed)[:, None] * _SLOT_FACTOR[None, :] * boost, 0, 1)
+
+
+def _bts_slots(rng: np.random.Generator, alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    draws = rng.beta(alpha, beta, size=(20_000, N_ITEMS))
+    top = np.argsort(-draws, axis=1)[:, :N_SLOTS]
+    table = np.zeros((N_ITEMS, N_SLOTS))
+    for slot in range(N_SLOTS):
+        table[:, slot] = np.bincount(top[:, slot], minlength=N_ITEMS) / len(draws)
+    return table
+
+
+def write_bandit_export(path: str | Path, rows: int, policy: str = "random", seed: int = 0) -> int:
+    """Write about ``rows`` rows (whole rounds of three slots); returns the row count."""
+    rng = np.random.default_rng(seed + 1)
+    rates = _click_rates(seed)
+    alpha, beta = 1 + 200 * rates, 1 + 200 * (1 - rates)
+    slots = _bts_slots(rng, alpha, beta) if policy == "bts" else None
+    start = datetime(2019, 11, 24, tzinfo=UTC)
+    header = ["", "timestamp", "item_id", "position", "click", "propensity_score"]
+    header += [*FEATURES, *(f"user-item_affinity_{i}" for i in range(N_ITEMS))]
+    written = 0
+    with open(path, "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        for round_ in range(max(1, rows // N_SLOTS)):
+            if slots is None:
+                items = rng.choice(N_ITEMS, N_SLOTS, replace=False)
+            else:
+                items = np.argsort(-rng.beta(alpha, beta))[:N_SLOTS]
+            features = rng.choice(_VOCAB, len(FEATURES))
+            boost = 1.0 + 0.5 * (features[0] == _VOCAB[0])
+            affinity = np.round(rng.exponential(1.0, N_ITEMS) * (rng.random(N_ITEMS) < 0.1), 3)
+            when = start + timedelta(seconds=round_ * 7.3, microseconds=round_ % 997 * 1001)
+            for slot, item in enumerate(items.tolist()):
+                p = 1 / N_ITEMS if slots is None else max(slots[item, slot], 1 / 20_000)
+                click = int(rng.random() < min(1.0, rates[item] * _SLOT_FACTOR[slot] * boost))
+                writer.writerow(
+                    [written, when.isoformat(sep=" "), item, slot + 1, click, repr(float(p))]
+                    + list(features)
+                    + affinity.tolist()
+                )
+                written += 1
+    return written
+
+
+def bench_csv_read(rows: int, repeats: int, workdir: Path) -> dict[str, Any]:
+    """Rows/s of ``read_csv`` on the export vs events/s of ``read_jsonl`` (same run)."""
+    from bench.replay import simulator_log
+    from bench.timing import median_rate, rate_entry
+    from model.logs import ColumnMapping, read_csv, read_jsonl
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    export = workdir / "export.csv"
+    write_bandit_export(export, rows, "bts")
+    jsonl = workdir / "sim.jsonl"
+    jsonl.write_bytes(b"\n".join(simulator_log(max(1, rows // 4), max(1, rows // 40))) + b"\n")
+    mapping = ColumnMapping.from_dict(EXPORT_MAPPING)
+    baseline = median_rate(lambda: sum(1 for _ in read_jsonl(jsonl)), repeats)
+    events = sum(1 for _ in read_csv(export, mapping))
+    counted = rows // N_SLOTS * N_SLOTS
+
+    def read_rows() -> int:
+        for _ in read_csv(export, mapping):
+            pass
+        return counted
+
+    rate = median_rate(read_rows, repeats)
+    return {
+        "export": {"rows": counted, "events": events, "columns": 6 + len(FEATURES) + N_ITEMS},
+        "mapping": json.dumps(EXPORT_MAPPING),
+        "baseline": "model.logs.read_jsonl of a simulator log, events/s",
+        "csv_read": rate_entry(rate, baseline) | {"unit": "rows/s vs events/s"},
+    }
