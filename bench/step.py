@@ -24,6 +24,7 @@ __all__ = ["STEP_POLICIES", "bench_outcomes", "bench_step"]
 
 STEP_POLICIES = ("epsilon-greedy", "thompson", "ucb1")
 N_USERS = 2_000
+T0_MS = 1_760_000_000_000  # event times must lie in the contract's 2000-2100 range
 
 
 def _requests(n: int) -> list[bytes]:
@@ -32,7 +33,7 @@ def _requests(n: int) -> list[bytes]:
             DecisionRequest(
                 schema_version=1,
                 event_id=f"r{i}",
-                ts=i,
+                ts=T0_MS + i,
                 user_id=f"u{i % N_USERS}",
                 context={"age": 30, "risk_tolerance": 3},
             )
@@ -81,7 +82,7 @@ def bench_outcomes(n_impressions: int, repeats: int) -> dict[str, Any]:
         Impression(
             schema_version=1,
             event_id=f"i{i}",
-            ts=i,
+            ts=T0_MS + i,
             user_id=f"u{i % N_USERS}",
             decision_id=f"d{i}",
             arm_id=arm,

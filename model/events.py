@@ -12,6 +12,8 @@ import msgspec
 
 __all__ = [
     "SCHEMA_VERSION",
+    "TS_MAX_MS",
+    "TS_MIN_MS",
     "Conversion",
     "Decision",
     "DecisionRequest",
@@ -22,9 +24,23 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 
-ContextValue = float | int | str | bool | None
+# Every field is bounded, so whatever the decoder accepts can be stepped and stored
+# (msgpack holds 64-bit integers; arithmetic on timestamps and values stays finite).
+# The wire edge also refuses event times before TS_MIN_MS (``streams.runtime.schemas``);
+# logs and tests may use small synthetic times.
+TS_MIN_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+TS_MAX_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
+CONTEXT_NUMBER_LIMIT = 1e15
+ContextValue = (
+    Annotated[float, msgspec.Meta(ge=-CONTEXT_NUMBER_LIMIT, le=CONTEXT_NUMBER_LIMIT)]
+    | Annotated[int, msgspec.Meta(ge=-(10**15), le=10**15)]
+    | Annotated[str, msgspec.Meta(max_length=256)]
+    | bool
+    | None
+)
+ContextKey = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
-EpochMillis = Annotated[int, msgspec.Meta(ge=0)]
+EpochMillis = Annotated[int, msgspec.Meta(ge=0, le=TS_MAX_MS)]
 
 
 class _Envelope(msgspec.Struct, frozen=True, kw_only=True):
@@ -35,9 +51,11 @@ class _Envelope(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class DecisionRequest(_Envelope, frozen=True, kw_only=True, tag="decision-request"):
-    context: dict[str, ContextValue] = {}
-    candidates: Annotated[list[NonEmpty], msgspec.Meta(min_length=1)] | None = None
-    touchpoint: str | None = None
+    context: Annotated[dict[ContextKey, ContextValue], msgspec.Meta(max_length=256)] = {}
+    candidates: Annotated[list[NonEmpty], msgspec.Meta(min_length=1, max_length=10_000)] | None = (
+        None
+    )
+    touchpoint: Annotated[str, msgspec.Meta(max_length=256)] | None = None
 
 
 class Impression(_Envelope, frozen=True, kw_only=True, tag="impression"):

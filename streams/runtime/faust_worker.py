@@ -98,12 +98,12 @@ def build_app(settings: Settings, holder: EngineHolder, metrics: Metrics) -> fau
     return app
 
 
-def _count_keys(table: Any) -> float:
+def _count_keys(table: Any, exact_below: int = 100_000) -> float:
     """Users in this worker's partitions (every 10 s on the event loop)."""
     total = 0
     for db in list(getattr(table.data, "_dbs", {}).values()):
         try:
-            total += count_keys(db, skip=b"__faust")
+            total += count_keys(db, exact_below, skip=b"__faust")
         except Exception:  # noqa: BLE001 - a db closing during a rebalance
             continue
     return float(total)

@@ -7,13 +7,22 @@
 from __future__ import annotations
 
 import base64
+import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
-from model.events import SCHEMA_VERSION, Conversion, DecisionRequest, Event, Impression
+from model.events import (
+    SCHEMA_VERSION,
+    TS_MIN_MS,
+    Conversion,
+    DecisionRequest,
+    Event,
+    Impression,
+)
 
 __all__ = [
     "EVENT_TYPES",
@@ -30,12 +39,16 @@ EVENT_TYPES: dict[str, type[Event]] = {
     "conversions": Conversion,
 }
 _decoders = {kind: msgspec.json.Decoder(t) for kind, t in EVENT_TYPES.items()}
+_top_level = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_KEY_END = re.compile(rb'"\s*:')
 
 REJECTION_REASONS = (
     "empty",
     "oversized",
     "not_utf8",
     "malformed_json",
+    "too_deep",
+    "duplicate_key",
     "not_an_object",
     "unknown_schema_version",
     "missing_field",
@@ -63,7 +76,7 @@ class Rejection:
 
 
 class _Versioned(msgspec.Struct):
-    schema_version: Any = None
+    schema_version: int | float | str | bool | None = None
 
 
 def decode_event(
@@ -80,17 +93,58 @@ def decode_event(
         return _classify(raw, str(exc))
     except msgspec.DecodeError as exc:
         return _undecodable(raw, str(exc))
+    except RecursionError:
+        return Rejection("too_deep", "JSON nested too deep to decode")
+    return _check(event, raw, key)
+
+
+def _check(event: Event, raw: bytes, key: bytes | None) -> Event | Rejection:
     if event.schema_version != SCHEMA_VERSION:
         return Rejection("unknown_schema_version", f"schema_version {event.schema_version}")
+    if event.ts < TS_MIN_MS:
+        return Rejection("invalid_value", f"ts {event.ts} is before 2000-01-01 (epoch ms)")
     if key is not None and key != event.user_id.encode():
         return Rejection("key_mismatch", "message key differs from user_id")
+    duplicate = duplicate_key(raw, event)
+    if duplicate is not None:
+        return Rejection("duplicate_key", f"key {duplicate!r} appears twice in one object")
     return event
+
+
+def duplicate_key(raw: bytes, event: Event) -> str | None:
+    """A name that appears twice in one JSON object of ``raw`` (decoders keep the last
+    value, another client may mean the first), or None.
+
+    Cheap when there is none: every key ends in a quote followed by a colon, so when those
+    are exactly as many as the distinct top-level keys plus the context's, no name can
+    repeat; only otherwise (escaped quotes, unknown nested objects, a repeat) is the
+    whole object parsed again to find it."""
+    nested = len(event.context) if isinstance(event, DecisionRequest) else 0
+    if len(_KEY_END.findall(raw)) == len(_top_level.decode(raw)) + nested:
+        return None
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        names = [name for name, _ in items]
+        if len(set(names)) != len(names) and not found:
+            found.append(next(n for n in names if names.count(n) > 1))
+        return dict(items)
+
+    json.loads(raw, object_pairs_hook=pairs)
+    return found[0] if found else None
 
 
 def _classify(raw: bytes, message: str) -> Rejection:
     if message.startswith("Expected `object`") and " - at `$." not in message:
         return Rejection("not_an_object", message)
-    version = msgspec.json.decode(raw, type=_Versioned).schema_version
+    try:
+        version = msgspec.json.decode(raw, type=_Versioned).schema_version
+    except msgspec.ValidationError:
+        version = None  # the version itself is odd: the first error stands
+    except msgspec.DecodeError as exc:  # invalid JSON after the first invalid field
+        return _undecodable(raw, str(exc))
+    except RecursionError:
+        return Rejection("too_deep", "JSON nested too deep to decode")
     if version is not None and version != SCHEMA_VERSION:
         return Rejection("unknown_schema_version", f"schema_version {version!r}")
     if "missing required field" in message:

@@ -12,7 +12,7 @@ from model.events import Conversion, DecisionRequest, Impression
 from streams.runtime.schemas import REJECTION_REASONS, Rejection, dead_letter_bytes, decode_event
 
 LIMIT = 4096
-VALID = {"schema_version": 1, "event_id": "e1", "ts": 1, "user_id": "u1"}
+VALID = {"schema_version": 1, "event_id": "e1", "ts": 1_760_000_000_000, "user_id": "u1"}
 
 
 def raw(**fields: object) -> bytes:
