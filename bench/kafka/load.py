@@ -82,9 +82,7 @@ def outcomes_for(decisions: Iterable[dict[str, Any]]) -> tuple[list[Pair], list[
 
 
 def bulk_producer(bootstrap: str) -> Producer:
-    return make_producer(
-        bootstrap, **{"linger.ms": 20, "batch.size": 1_000_000}
-    )
+    return make_producer(bootstrap, **{"linger.ms": 20, "batch.size": 1_000_000})
 
 
 def produce(bootstrap: str, topic: str, pairs: Iterable[Pair]) -> int:
@@ -120,7 +118,7 @@ def write_catalog(path: Path, arms: int) -> Path:
 
     shipped = json.loads(resources.files("model").joinpath("data/catalog.json").read_text())
     strategies = shipped["strategies"]
-    products = []
+    products: list[dict[str, Any]] = []
     copy = 0
     while len(products) * len(strategies) < arms:
         for product in shipped["products"]:

@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,7 +53,9 @@ def broker(data_dir: Path) -> Iterator[str]:
     """A fresh broker on a free port for the block; its bootstrap servers. Always stopped."""
     env = dict(os.environ)
     try:
-        out = nudge(["broker", "start", "--port", str(free_port()), "--data-dir", str(data_dir)], env)
+        out = nudge(
+            ["broker", "start", "--port", str(free_port()), "--data-dir", str(data_dir)], env
+        )
         yield out.strip().splitlines()[-1]
     finally:
         subprocess.run(
@@ -131,10 +133,8 @@ class Worker:
 
 
 def _signal_group(pid: int, sig: int) -> None:
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 @contextmanager

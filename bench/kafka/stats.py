@@ -65,12 +65,18 @@ def nearest_rank(sorted_values: Sequence[float], q: float) -> float:
 
 
 def latency_summary(latencies_ms: Iterable[float]) -> dict[str, float]:
-    """p50, p95, p99 and max in milliseconds (3 decimals), and how many were measured."""
+    """p50, p95, p99 and max in milliseconds (3 decimals), and how many were measured.
+    An infinite latency (never answered) makes every percentile that reaches it NaN
+    (null in the JSON): not measured, and certainly over any target."""
     values = sorted(latencies_ms)
-    summary = {f"p{q}_ms": round(nearest_rank(values, q), 3) for q in (50, 95, 99)}
-    summary["max_ms"] = round(values[-1], 3) if values else math.nan
+    summary = {f"p{q}_ms": _finite(nearest_rank(values, q)) for q in (50, 95, 99)}
+    summary["max_ms"] = _finite(values[-1]) if values else math.nan
     summary["count"] = len(values)
     return summary
+
+
+def _finite(value: float) -> float:
+    return round(value, 3) if math.isfinite(value) else math.nan
 
 
 def median_entry(rates: Sequence[float]) -> dict[str, Any]:

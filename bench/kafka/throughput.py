@@ -98,7 +98,7 @@ def bench_case(
     (its topics hold requests, impressions and conversions for the baselines)."""
     runs = []
     for repeat in range(repeats):
-        note(f"{engine} {case.label}: run {repeat + 1}/{repeats} ({n} requests)")
+        note(f"{engine} {case.policy} {case.label} arms: run {repeat + 1}/{repeats} ({n} requests)")
         runs.append(worker_run(bench, engine, case, n, users))
     report = {
         "policy": case.policy,
