@@ -31,7 +31,7 @@ def consume(bootstrap: str, topics: list[str], out: str | None, counter: Counter
     """(a) and, with ``out``, (b)."""
     from confluent_kafka import Consumer
 
-    from streams.kafka_io import make_producer
+    from streams.runtime.kafka import make_producer
 
     consumer = Consumer({
         "bootstrap.servers": bootstrap,

@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.kafka import procs
@@ -70,10 +71,15 @@ class Bench:
         """The contract's topics of ``names`` through ``nudge topics create``."""
         procs.create_topics(self.env(names, engine=engine), self.partitions)
 
-    def extra_topic(self, name: str, partitions: int | None = None) -> str:
+    def extra_topic(self, name: str, config: dict[str, str] | None = None) -> str:
+        """Create topic ``name`` (co-partitioned) unless it exists; its name."""
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
-        spec = NewTopic(name, partitions or self.partitions, 1)
-        admin.create_topics([spec])[name].result(30)
+        spec = NewTopic(name, self.partitions, 1, config=config or {})
+        try:
+            admin.create_topics([spec])[name].result(30)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
         return name
 
     def worker(self, names: Names, env: dict[str, str], label: str) -> procs.Worker:

@@ -28,6 +28,7 @@ def _consumer_at_end(bootstrap: str, topic: str) -> Consumer:
         "group.id": "bench-latency",
         "enable.auto.commit": False,
         "fetch.wait.max.ms": 100,
+        "auto.offset.reset": "earliest",  # where the end was not known: a new, empty topic
     })  # fmt: skip
     meta = consumer.list_topics(topic, timeout=10).topics[topic]
     consumer.assign([TopicPartition(topic, p, _end(consumer, topic, p)) for p in meta.partitions])
@@ -40,7 +41,9 @@ def _end(consumer: Consumer, topic: str, partition: int, timeout: float = 30) ->
     while True:
         try:
             _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), 10)
-            return int(high)
+            if high >= 0:
+                return int(high)
+            raise KafkaException("no watermark yet")
         except KafkaException:
             if time.monotonic() > deadline:
                 raise

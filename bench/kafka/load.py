@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 from confluent_kafka import Producer
 
-from streams.kafka_io import make_producer, read_to_end
+from streams.runtime.kafka import make_producer, read_to_end
 
 __all__ = [
     "Pair",
@@ -85,14 +85,19 @@ def bulk_producer(bootstrap: str) -> Producer:
     return make_producer(bootstrap, **{"linger.ms": 20, "batch.size": 1_000_000})
 
 
-def produce(bootstrap: str, topic: str, pairs: Iterable[Pair]) -> int:
+def produce(
+    bootstrap: str,
+    topic: str,
+    pairs: Iterable[Pair],
+    headers: list[tuple[str, bytes]] | None = None,
+) -> int:
     """Produce every pair (acks=all, idempotent) and wait until all are delivered."""
     producer = bulk_producer(bootstrap)
     count = 0
     for key, value in pairs:
         while True:
             try:
-                producer.produce(topic, value, key)
+                producer.produce(topic, value, key, headers=headers)
                 break
             except BufferError:
                 producer.poll(0.05)

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from bench.kafka import load
-from bench.kafka.context import Bench, Names
+from bench.kafka.context import Bench
 from bench.kafka.measure import poll_count
 from bench.kafka.procs import rss_bytes, scrape, workers
 from bench.kafka.throughput import kind_total
 from bench.timing import note
+from streams.runtime.inspect import quix_changelog_topic, quix_state_key
+from streams.runtime.settings import Settings
 
 __all__ = ["CHANGELOGS", "worker_rss"]
 
@@ -29,11 +32,20 @@ PROBES = 50
 _STATE_KEYS = re.compile(r"^nudge_state_keys\s+([0-9.eE+-]+)", re.MULTILINE)
 
 
-def _faust_changelog(names: Names) -> str:
-    return f"{names.app_id}-user-state-changelog"  # streams.settings.Settings.changelog_topic
+@dataclass(frozen=True)
+class Changelog:
+    """Where and how an engine's state changelog holds a user's state."""
+
+    topic: Callable[[Settings], str]
+    key: Callable[[str], bytes]
+    headers: list[tuple[str, bytes]]
 
 
-CHANGELOGS = {"faust": _faust_changelog}
+CHANGELOGS = {
+    "faust": Changelog(lambda s: s.changelog_topic, str.encode, []),
+    # Quix Streams: "<user>|\"s\"" keys, the column family in a header (its recovery needs it)
+    "quix": Changelog(quix_changelog_topic, quix_state_key, [("__column_family__", b"default")]),
+}
 
 
 def user_state_bytes() -> bytes:
@@ -65,9 +77,9 @@ def user_state_bytes() -> bytes:
     return encode_state(engine.step(state, conversion, Source("p.conversions", 0, 0)).state)
 
 
-def _states(users: int) -> Iterator[tuple[bytes, bytes]]:
+def _states(users: int, key: Callable[[str], bytes]) -> Iterator[tuple[bytes, bytes]]:
     value = user_state_bytes()
-    return ((f"u{i}".encode(), value) for i in range(users))
+    return ((key(f"u{i}"), value) for i in range(users))
 
 
 def _state_keys(port: int) -> float:
@@ -87,7 +99,11 @@ def worker_rss(bench: Bench, engine: str, users: int) -> dict[str, Any]:
     bench.topics(names, engine)
     started = time.perf_counter()
     if users:
-        load.produce(bench.bootstrap, CHANGELOGS[engine](names), _states(users))
+        changelog = CHANGELOGS[engine]
+        settings = Settings.from_env(env)
+        topic = bench.extra_topic(changelog.topic(settings), config={"cleanup.policy": "compact"})
+        states = _states(users, changelog.key)
+        load.produce(bench.bootstrap, topic, states, headers=changelog.headers)
     preload_seconds = time.perf_counter() - started
     probes = load.requests(PROBES, min(PROBES, max(users, 1)), "m")
     load.produce(bench.bootstrap, names.topic("decision-requests"), probes)
@@ -101,6 +117,7 @@ def worker_rss(bench: Bench, engine: str, users: int) -> dict[str, Any]:
             alive=worker.check_alive,
         )
         ready_seconds = time.perf_counter() - started
+        probes_decided = int(worker.consumed().get(("decision-requests", "decided"), 0))
         note(f"{names.app_id}: probes decided after {ready_seconds:.1f} s; sampling RSS")
         keys, samples = 0.0, []
         deadline = time.monotonic() + 12  # the worker counts its keys every 10 s
@@ -114,6 +131,8 @@ def worker_rss(bench: Bench, engine: str, users: int) -> dict[str, Any]:
         "users": users,
         "rss_mib": round(max(samples) / 2**20, 1),
         "state_keys_reported": int(keys),
+        "probes": PROBES,
+        "probes_decided": probes_decided,
         "preload_seconds": round(preload_seconds, 1),
         "seconds_to_first_decisions": round(ready_seconds, 1),
         "stalled": run.stalled,

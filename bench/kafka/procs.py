@@ -16,7 +16,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams.broker import free_port
+from streams.runtime.broker import free_port
 
 __all__ = [
     "Worker",
@@ -30,7 +30,7 @@ __all__ = [
     "workers",
 ]
 
-NUDGE = [sys.executable, "-m", "streams.cli"]
+NUDGE = [sys.executable, "-m", "streams.apps.cli"]
 _CONSUMED = re.compile(
     r'^nudge_events_consumed_total\{(?=[^}]*topic="([^"]+)")(?=[^}]*outcome="([^"]+)")[^}]*\}'
     r"\s+([0-9.eE+-]+)",
