@@ -113,7 +113,7 @@ def worker_rss(bench: Bench, engine: str, users: int) -> dict[str, Any]:
             lambda: kind_total(worker.consumed(), "decision-requests"),
             PROBES,
             f"{names.app_id} recovery of {users} users",
-            stall_seconds=300,
+            stall_seconds=600,  # Faust recovers ~4k users/s on 2 busy cores
             alive=worker.check_alive,
         )
         ready_seconds = time.perf_counter() - started

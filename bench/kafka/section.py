@@ -99,6 +99,8 @@ def _latency(bench: Bench, engine: str, sizes: KafkaSizes) -> dict[str, Any]:
     bench.topics(names, engine)
     echo = bench.extra_topic(names.topic("echo"))
     report: dict[str, Any] = {}
+    # a brand-new topic can take seconds before a consumer is served: prime the echo
+    paced_round_trip(bench.bootstrap, echo, echo, _event_id, 20, 1.0, sizes.users, "p", 0)
     with workers(lambda _: bench.worker(names, env, "latency"), 1):
         for rate in sizes.latency_rates:
             note(f"{engine} latency at {rate} requests/s ({sizes.latency_seconds:g} s)")

@@ -37,8 +37,9 @@ def _value(report: Mapping[str, Any], engine: str, key: str) -> float | None:
     elif key == "scale":
         found = pick(report, *base, "scale", "speedup")
     else:
-        users = pick(report, *base, "memory", "full", "users")
-        found = pick(report, *base, "memory", "full", "rss_mib") if users == 10**6 else None
+        full = pick(report, *base, "memory", "full") or {}
+        recovered = full.get("users") == 10**6 and not full.get("stalled")
+        found = full.get("rss_mib") if recovered else None  # mid-recovery RSS is no figure
     return None if found is None else float(found)
 
 
