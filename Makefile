@@ -7,6 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 JARS   := deploy/kafka/libs/.fetched
 PYTEST_ARGS ?=
+BENCH_ONLY ?= step,kafka
 
 .PHONY: setup demo test check lint fmt unit integration bench clean prometheus
 
@@ -52,7 +53,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix state model streams tests bench
 
 bench: setup
-	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench --only $(BENCH_ONLY) $(BENCH_ARGS)
 
 clean:
 	rm -rf .nudge .pytest_cache .mypy_cache .ruff_cache

@@ -13,15 +13,17 @@ from typing import Any
 
 import numpy as np
 
+from bench.cli_kafka import KAFKA_HELP, add_kafka_arguments, run_kafka
 from bench.evaluation import N_BOOTSTRAP, TARGET_EVENTS_PER_SECOND, bench_evaluation
 from bench.logs import bench_csv_read
 from bench.replay import REPLAY_POLICIES, bench_replay
 from bench.step import STEP_POLICIES, bench_outcomes, bench_step
 from bench.timing import THREAD_VARIABLES, note
 
-__all__ = ["SECTIONS", "main", "parse_args", "run"]
+__all__ = ["ALL_SECTIONS", "SECTIONS", "main", "parse_args", "run"]
 
-SECTIONS = ("step", "outcomes", "replay", "evaluation", "logs")
+SECTIONS = ("step", "outcomes", "replay", "evaluation", "logs")  # default: no broker needed
+ALL_SECTIONS = (*SECTIONS, "kafka")  # kafka starts a broker; chosen with --only
 
 HELP = f"""\
 Throughput of nudgeflow's hot paths, each against a baseline measured in the same run
@@ -43,7 +45,7 @@ sections (--only):
   logs        rows/s of an impression-level CSV export (--rounds/5 rows, 90 columns)
               read to events through its column mapping; baseline events/s of the
               JSONL reader on a simulator log, in the same run
-
+{KAFKA_HELP}
 Every figure is the median of --repeats runs.
 """
 
@@ -75,8 +77,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=_sections,
         default=SECTIONS,
         metavar="LIST",
-        help=f"comma-separated sections to run (default all: {','.join(SECTIONS)})",
+        help=f"comma-separated sections to run, from {','.join(ALL_SECTIONS)} "
+        f"(default {','.join(SECTIONS)})",
     )
+    add_kafka_arguments(parser)
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the JSON here")
     return parser.parse_args(argv)
 
@@ -90,13 +94,13 @@ def _positive(text: str) -> int:
 
 def _sections(text: str) -> tuple[str, ...]:
     chosen = tuple(s.strip() for s in text.split(",") if s.strip())
-    unknown = sorted(set(chosen) - set(SECTIONS))
+    unknown = sorted(set(chosen) - set(ALL_SECTIONS))
     if unknown or not chosen:
         raise argparse.ArgumentTypeError(
             f"unknown section(s) {', '.join(unknown) or '(none given)'}; "
-            f"choose from {', '.join(SECTIONS)}"
+            f"choose from {', '.join(ALL_SECTIONS)}"
         )
-    return tuple(s for s in SECTIONS if s in chosen)
+    return tuple(s for s in ALL_SECTIONS if s in chosen)
 
 
 def _step(args: argparse.Namespace) -> dict[str, Any]:
@@ -115,6 +119,7 @@ RUNNERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "replay": lambda a: bench_replay(a.events, a.repeats),
     "evaluation": lambda a: bench_evaluation(a.rounds, a.repeats, a.bootstrap),
     "logs": lambda a: bench_csv_read(a.rounds // 5, a.repeats, Path(".nudge/bench")),
+    "kafka": run_kafka,
 }
 
 

@@ -1,0 +1,1 @@
+"""``python -m bench kafka``: the worker against a real broker it starts itself."""

@@ -1,0 +1,70 @@
+"""Timing from outside: poll a count every ~0.2 s until it reaches the expected total,
+and take the rate between 10 % and 90 % of it (start-up and rebalances excluded)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bench.kafka.stats import Sample, window_rate
+from bench.timing import note
+
+__all__ = ["Run", "poll_count"]
+
+POLL_SECONDS = 0.2
+
+
+@dataclass
+class Run:
+    """The samples of one measured run, and what it counted in the end."""
+
+    expected: int
+    samples: list[Sample] = field(default_factory=list)
+    stalled: bool = False
+
+    @property
+    def final(self) -> float:
+        return self.samples[-1][1] if self.samples else 0.0
+
+    @property
+    def rate(self) -> float:
+        return window_rate(self.samples, self.expected)
+
+    @property
+    def seconds(self) -> float:
+        return self.samples[-1][0] if self.samples else 0.0
+
+
+def poll_count(
+    count: Callable[[], float],
+    expected: int,
+    what: str,
+    *,
+    stall_seconds: float = 90.0,
+    alive: Callable[[], None] = lambda: None,
+) -> Run:
+    """Sample ``count()`` until it reaches ``expected`` or makes no progress for
+    ``stall_seconds`` (then ``stalled``; the rate is NaN when 90 % was not reached).
+    ``alive`` raises when the thing measured died."""
+    run = Run(expected)
+    started = time.perf_counter()
+    last_value, last_change = -1.0, started
+    shown = 0.0
+    while True:
+        now = time.perf_counter()
+        value = count()
+        run.samples.append((now - started, value))
+        if value >= expected:
+            return run
+        if value != last_value:
+            last_value, last_change = value, now
+        elif now - last_change > stall_seconds:
+            note(f"{what}: stalled at {value:.0f}/{expected}")
+            run.stalled = True
+            return run
+        if now - shown >= 10:
+            note(f"{what}: {value:.0f}/{expected}")
+            shown = now
+        alive()
+        time.sleep(POLL_SECONDS)
