@@ -83,14 +83,18 @@ def _baselines(bench: Bench, sizes: KafkaSizes) -> dict[str, Any]:
     return report
 
 
-def _cases(work_dir: Path) -> list[tuple[Case, bool]]:
-    """(case, headline): the headline case runs ``worker_repeats`` times, others once."""
+def _cases(work_dir: Path, engine: str) -> list[tuple[Case, bool]]:
+    """(case, headline): the headline case runs ``worker_repeats`` times, others once;
+    the Quix engine also runs the headline case exactly-once (Kafka transactions)."""
     catalog = load.write_catalog(work_dir / "catalog-200.json", 200)
-    return [
+    cases = [
         (Case("81", "thompson"), True),
         (Case("81", "epsilon-greedy"), False),
         (Case("200", "thompson", catalog), False),
     ]
+    if engine == "quix":
+        cases.append((Case("81", "thompson", guarantee="exactly-once"), False))
+    return cases
 
 
 def _latency(bench: Bench, engine: str, sizes: KafkaSizes) -> dict[str, Any]:
@@ -140,8 +144,8 @@ def _case(bench: Bench, engine: str, case: Case, sizes: KafkaSizes, repeats: int
 
 def _engine(bench: Bench, engine: str, sizes: KafkaSizes) -> dict[str, Any]:
     report: dict[str, Any] = {"cases": {}}
-    for case, headline in _cases(bench.work_dir):
-        key = f"{case.policy}-{case.label}-arms"
+    for case, headline in _cases(bench.work_dir, engine):
+        key = case.key
         repeats = sizes.worker_repeats if headline else 1
         report["cases"][key] = _guard(key, partial(_case, bench, engine, case, sizes, repeats))
     report["latency"] = _guard("latency", lambda: _latency(bench, engine, sizes))

@@ -27,11 +27,18 @@ OUTCOME_KINDS = ("impressions", "conversions")
 
 @dataclass(frozen=True)
 class Case:
-    """What one worker runs: a policy and a catalog (None = the shipped 81 arms)."""
+    """What one worker runs: a policy, a catalog (None = the shipped 81 arms) and the
+    processing guarantee (the Quix engine's; Faust's is at-least-once)."""
 
     label: str
     policy: str = "thompson"
     catalog: Path | None = None
+    guarantee: str = "at-least-once"
+
+    @property
+    def key(self) -> str:
+        suffix = "" if self.guarantee == "at-least-once" else f"-{self.guarantee}"
+        return f"{self.policy}-{self.label}-arms{suffix}"
 
 
 def kind_total(counts: Mapping[tuple[str, str], float], *kinds: str) -> float:
@@ -58,6 +65,7 @@ def worker_run(bench: Bench, engine: str, case: Case, n: int, users: int) -> dic
     """One run of ``case`` on a fresh prefix: both rates and what was counted."""
     names = bench.names(f"{engine}-{case.label}")
     env = bench.env(names, engine=engine, policy=case.policy, catalog=case.catalog)
+    env["NUDGE_PROCESSING_GUARANTEE"] = case.guarantee
     bench.topics(names, engine)
     requests_topic = names.topic("decision-requests")
     load.produce(bench.bootstrap, requests_topic, load.requests(n, users, "t"))
@@ -103,6 +111,7 @@ def bench_case(
     report = {
         "policy": case.policy,
         "arms": case.label,
+        "processing_guarantee": case.guarantee,
         "decisions": median_entry([r["decisions_per_second"] for r in runs]),
         "state_updates": median_entry([r["state_updates_per_second"] for r in runs]),
         "counts": [r["counts"] for r in runs],
