@@ -3,9 +3,11 @@
 An arm's id is ``"<product_id>:<strategy_id>"``, or, for an arm of another system known
 by its id alone (an item of an exported log: ``"40"``), that id: a *plain* arm, listed
 under ``"items"`` in the catalog file. A plain arm has neutral features (product =
-the id, category ``item``, expected return 0, risk 3; strategy ``item`` of no family),
-so a model tells plain arms apart by their id only. The catalog is an immutable value;
-a catalog change at run time builds a new one and swaps it in.
+the id, category ``item``, expected return 0; strategy ``item`` of no family), so a
+model tells plain arms apart by their id only; its risk level is 1, the lowest: an item
+of another system carries no product risk, so suitability rules never hide it. The
+catalog is an immutable value; a catalog change at run time builds a new one and swaps
+it in.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def plain_arm(arm_id: str) -> Arm:
     """The arm of another system's id, with neutral features."""
     if not arm_id or len(arm_id) > 256:
         raise CatalogError(f"an arm id is 1 to 256 characters, not {arm_id!r}")
-    return Arm(Product(arm_id, "item", 0.0, 3), _ITEM, arm_id)
+    return Arm(Product(arm_id, "item", 0.0, 1), _ITEM, arm_id)
 
 
 def with_plain_arms(catalog: Catalog, arm_ids: Iterable[str]) -> Catalog:

@@ -8,11 +8,17 @@ import json
 import math
 from pathlib import Path
 
+import msgspec
+
 from bench.logs import EXPORT_MAPPING, write_bandit_export
 from model.attribution import AttributionRule
 from model.catalog import catalog_doc, load_catalog, plain_arm, with_plain_arms
+from model.engine import decision_id_for
+from model.events import Conversion, Decision, DecisionRequest, Impression
 from model.features import fit_spec
+from model.logs import ColumnMapping
 from streams.apps.cli import main
+from streams.apps.logged import as_logged, is_foreign
 from streams.apps.training import labelled_examples
 from streams.apps.training import read_log_events as read
 
@@ -35,20 +41,14 @@ def test_plain_item_ids_are_arms_with_neutral_features(tmp_path: Path) -> None:
     path = tmp_path / "catalog.json"
     path.write_text(json.dumps(catalog_doc(catalog)))
     assert load_catalog(path) == catalog
-    assert plain_arm("3") == _items_catalog(tmp_path, ["3"]).arm("3")
-
-
-def _items_catalog(where: Path, items: list[str]):
-    path = where / "items.json"
-    path.write_text(json.dumps({"items": items}))
-    return load_catalog(path)
+    items = tmp_path / "items.json"
+    items.write_text(json.dumps({"items": ["3"]}))
+    assert load_catalog(items).arm("3") == plain_arm("3")
 
 
 def test_clicks_label_by_the_engines_rule(tmp_path: Path) -> None:
     export = tmp_path / "export.csv"
     write_bandit_export(export, 600, "random", seed=4)
-    from model.logs import ColumnMapping
-
     events = read(export, ColumnMapping.from_dict(EXPORT_MAPPING))
     rule = AttributionRule()  # click weight 0.1, success = purchase only
     examples, label = labelled_examples(events, rule, "auto")
@@ -74,3 +74,29 @@ def test_train_on_an_export_beats_chance(tmp_path: Path, capsys) -> None:
     assert held > 0.15 * ROWS and positives > 50
     margin = 3 * _null_auc_sd(positives, held - positives)
     assert summary["auc"] > 0.5 + margin, (summary["auc"], margin)
+
+
+def test_an_export_replays_as_the_worker_would_apply_it(tmp_path: Path, capsys) -> None:
+    """``as_logged`` pins each request to its logged arm and points the outcomes at the
+    worker's decision id; our own decisions are left alone; the derived catalog has
+    the log's arms, which the engine then applies."""
+    export, mapping = tmp_path / "x.csv", tmp_path / "map.json"
+    write_bandit_export(export, 60, "random", seed=2)
+    mapping.write_text(json.dumps(EXPORT_MAPPING))
+    events = read(export, ColumnMapping.from_dict(EXPORT_MAPPING))
+    rewritten = list(as_logged(events))
+    assert [e.event_id for e in rewritten] == [e.event_id for e in events]
+    request, decision, shown = rewritten[:3]
+    assert isinstance(request, DecisionRequest) and isinstance(decision, Decision)
+    assert request.candidates == [decision.arm_id] and is_foreign(decision)
+    assert isinstance(shown, Impression)
+    assert shown.decision_id == decision_id_for(request.event_id)
+    clicks = [e for e in rewritten if isinstance(e, Conversion)]
+    assert clicks and all(c.decision_id and c.decision_id.startswith("d-") for c in clicks)
+    own = msgspec.structs.replace(decision, decision_id=decision_id_for(request.event_id))
+    assert list(as_logged([events[0], own])) == [events[0], own]
+    out = tmp_path / "catalog.json"
+    argv = ["catalog", "--from-log", str(export), "--columns", str(mapping), "--out", str(out)]
+    assert main(argv) == 0 and "arms" in capsys.readouterr().out
+    arms = {e.arm_id for e in events if isinstance(e, Decision)}
+    assert set(load_catalog(out).arm_ids) == arms
