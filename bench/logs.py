@@ -12,7 +12,9 @@ rate per item, scaled per slot and by the first user feature.
 
 :func:`bench_csv_read` times ``model.logs.read_csv`` of that export through
 :data:`EXPORT_MAPPING` (rows/s) against ``model.logs.read_jsonl`` of a simulator log
-(events/s), in the same run.
+(events/s), in the same run, on one core (``bench.timing.one_core``). The export is read
+column-wise (``model.logs.columnar``): pyarrow's CSV reader, then each column converted
+once per batch.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ def write_bandit_export(path: str | Path, rows: int, policy: str = "random", see
 def bench_csv_read(rows: int, repeats: int, workdir: Path) -> dict[str, Any]:
     """Rows/s of ``read_csv`` on the export vs events/s of ``read_jsonl`` (same run)."""
     from bench.replay import simulator_log
-    from bench.timing import median_rate, rate_entry
+    from bench.timing import median_rate, one_core, rate_entry
     from model.logs import ColumnMapping, read_csv, read_jsonl
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -111,7 +113,6 @@ def bench_csv_read(rows: int, repeats: int, workdir: Path) -> dict[str, Any]:
     jsonl = workdir / "sim.jsonl"
     jsonl.write_bytes(b"\n".join(simulator_log(max(1, rows // 4), max(1, rows // 40))) + b"\n")
     mapping = ColumnMapping.from_dict(EXPORT_MAPPING)
-    baseline = median_rate(lambda: sum(1 for _ in read_jsonl(jsonl)), repeats)
     events = sum(1 for _ in read_csv(export, mapping))
     counted = rows // N_SLOTS * N_SLOTS
 
@@ -120,9 +121,12 @@ def bench_csv_read(rows: int, repeats: int, workdir: Path) -> dict[str, Any]:
             pass
         return counted
 
-    rate = median_rate(read_rows, repeats)
+    with one_core() as pinning:  # as bench.evaluation: one CPU, BLAS threads 1
+        baseline = median_rate(lambda: sum(1 for _ in read_jsonl(jsonl)), repeats)
+        rate = median_rate(read_rows, repeats)
     return {
         "export": {"rows": counted, "events": events, "columns": 6 + len(FEATURES) + N_ITEMS},
+        "one_core": pinning,
         "mapping": json.dumps(EXPORT_MAPPING),
         "baseline": "model.logs.read_jsonl of a simulator log, events/s",
         "csv_read": rate_entry(rate, baseline) | {"unit": "rows/s vs events/s"},

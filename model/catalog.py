@@ -1,14 +1,20 @@
 """The arm catalog: products x behavioural strategies, with their features.
 
-An arm's id is ``"<product_id>:<strategy_id>"``. The catalog is an immutable value;
-a catalog change at run time builds a new one and swaps it in.
+An arm's id is ``"<product_id>:<strategy_id>"``, or, for an arm of another system known
+by its id alone (an item of an exported log: ``"40"``), that id: a *plain* arm, listed
+under ``"items"`` in the catalog file. A plain arm has neutral features (product =
+the id, category ``item``, expected return 0; strategy ``item`` of no family), so a
+model tells plain arms apart by their id only; its risk level is 1, the lowest: an item
+of another system carries no product risk, so suitability rules never hide it. The
+catalog is an immutable value; a catalog change at run time builds a new one and swaps
+it in.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,10 +26,14 @@ __all__ = [
     "CatalogError",
     "Product",
     "Strategy",
+    "catalog_doc",
     "load_catalog",
+    "plain_arm",
+    "with_plain_arms",
 ]
 
 FAMILIES = ("decision_structure", "decision_information", "decision_assistance", "social_appeal")
+NO_FAMILY = "none"  # a plain arm's strategy: no behavioural family
 
 
 class CatalogError(ValueError):
@@ -55,7 +65,7 @@ class Strategy:
     incentive: bool = False
 
     def __post_init__(self) -> None:
-        if self.family not in FAMILIES:
+        if self.family not in FAMILIES and self.family != NO_FAMILY:
             raise CatalogError(f"{self.strategy_id}: family must be one of {FAMILIES}")
 
 
@@ -63,10 +73,30 @@ class Strategy:
 class Arm:
     product: Product
     strategy: Strategy
+    plain_id: str | None = None  # an arm known by this id alone (see the module docstring)
 
     @property
     def arm_id(self) -> str:
+        if self.plain_id is not None:
+            return self.plain_id
         return f"{self.product.product_id}:{self.strategy.strategy_id}"
+
+
+_ITEM = Strategy("item", NO_FAMILY)
+
+
+def plain_arm(arm_id: str) -> Arm:
+    """The arm of another system's id, with neutral features."""
+    if not arm_id or len(arm_id) > 256:
+        raise CatalogError(f"an arm id is 1 to 256 characters, not {arm_id!r}")
+    return Arm(Product(arm_id, "item", 0.0, 1), _ITEM, arm_id)
+
+
+def with_plain_arms(catalog: Catalog, arm_ids: Iterable[str]) -> Catalog:
+    """``catalog`` with a plain arm for each id of ``arm_ids`` it lacks that is not a
+    ``product:strategy`` id (those name arms of a catalog; they are left out)."""
+    new = [a for a in dict.fromkeys(arm_ids) if a not in catalog and ":" not in a]
+    return catalog.with_arms(plain_arm(a) for a in new) if new else catalog
 
 
 @dataclass(frozen=True)
@@ -127,13 +157,16 @@ class Catalog:
 
 def _build(doc: Mapping[str, Any]) -> Catalog:
     try:
-        products = {p["product_id"]: Product(**p) for p in doc["products"]}
-        strategies = {s["strategy_id"]: Strategy(**s) for s in doc["strategies"]}
+        products = {p["product_id"]: Product(**p) for p in doc.get("products", [])}
+        strategies = {s["strategy_id"]: Strategy(**s) for s in doc.get("strategies", [])}
+        if "products" not in doc and "items" not in doc:
+            raise CatalogError("invalid catalog: no products and no items")
         pairs = doc.get("arms", "all")
         if pairs == "all":
             arms = [Arm(p, s) for p in products.values() for s in strategies.values()]
         else:
             arms = [Arm(products[p], strategies[s]) for p, s in (a.split(":", 1) for a in pairs)]
+        arms += [plain_arm(str(a)) for a in doc.get("items", [])]
         return Catalog(tuple(arms), frozenset(doc.get("retired", [])), int(doc.get("version", 1)))
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, CatalogError):
@@ -151,3 +184,21 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
         return _build(json.loads(text))
     except (OSError, json.JSONDecodeError) as exc:
         raise CatalogError(f"cannot read catalog {path or '(built-in)'}: {exc}") from exc
+
+
+def catalog_doc(catalog: Catalog) -> dict[str, Any]:
+    """The JSON form of ``catalog`` (``load_catalog`` reads it back)."""
+    structured = [a for a in catalog.arms if a.plain_id is None]
+    products = {a.product.product_id: asdict(a.product) for a in structured}
+    strategies = {a.strategy.strategy_id: asdict(a.strategy) for a in structured}
+    doc: dict[str, Any] = {"version": catalog.version}
+    if structured:
+        doc |= {
+            "products": list(products.values()),
+            "strategies": list(strategies.values()),
+            "arms": [a.arm_id for a in structured],
+        }
+    doc["items"] = [a.arm_id for a in catalog.arms if a.plain_id is not None]
+    if catalog.retired:
+        doc["retired"] = sorted(catalog.retired)
+    return doc

@@ -25,6 +25,7 @@ from model.features import FeatureSpec
 from state import UserState
 
 __all__ = [
+    "LABELS",
     "RANDOMIZED_POLICIES",
     "EncodedExamples",
     "Example",
@@ -36,6 +37,10 @@ __all__ = [
 ]
 
 RANDOMIZED_POLICIES = frozenset({"uniform", "uniform-slice"})
+LABELS = {
+    "success": "1 when a success kind ({kinds}) was credited to the decision",
+    "reward": "1 when the decision earned a reward > 0 ({weights})",
+}
 
 
 @dataclass(frozen=True)
@@ -59,11 +64,16 @@ def build_examples(
     success_kinds: frozenset[str] | None = None,
     attribution_window_seconds: float | None = None,
     randomized_policies: frozenset[str] = RANDOMIZED_POLICIES,
+    label: str = "success",
 ) -> list[Example]:
     """Join a log (any order; sorted here by time) into examples, oldest first.
 
     ``rule`` is the attribution rule (default: the engine's defaults); the keyword
-    ``success_kinds`` / ``attribution_window_seconds`` override its fields."""
+    ``success_kinds`` / ``attribution_window_seconds`` override its fields. ``label``
+    (:data:`LABELS`): ``"success"`` labels 1 a decision credited a success kind,
+    ``"reward"`` one credited any reward (a click, with the engine's weights)."""
+    if label not in LABELS:
+        raise ValueError(f"label must be one of {', '.join(LABELS)}, not {label!r}")
     rule = _rule(rule, success_kinds, attribution_window_seconds)
     found = attribute_log(events, rule).decisions
     examples = [
@@ -74,7 +84,7 @@ def build_examples(
             arm_id=a.decision.arm_id or "",
             context=a.context,
             state=a.state_before,
-            label=int(a.converted),
+            label=int(a.converted if label == "success" else a.reward > 0),
             propensity=a.decision.propensity,
             randomized=a.decision.policy in randomized_policies,
             reward=a.reward,

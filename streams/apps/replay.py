@@ -7,11 +7,13 @@ A logged impression of an arm the engine did not choose is refused (``arm_mismat
 so on a uniform-random log the decisions that match the logged arm are Li et al.'s replay
 sample of the engine's policy: :class:`ReplaySummary` reports them.
 
-Into Kafka (:class:`KafkaReplay`): requests, impressions and conversions (not decisions)
-are produced to their topics in log order, keyed by ``user_id``, with their original
-bytes and ``event_id``. Causal gating (on by default) holds a user's impression or
-conversion until the worker has emitted the decision it refers to (read from the
-decisions topic), and holds that user's later events behind it, as the app would.
+Into Kafka (:class:`KafkaReplay`): requests, impressions and conversions are produced to
+their topics in log order, keyed by ``user_id``, with their original bytes and
+``event_id``; so are the decisions of another system (``streams.apps.logged``: an
+export's, which the worker does not make itself; our own are made anew by the worker).
+Causal gating (on by default) holds a user's impression or conversion until the worker
+has emitted the decision it refers to (read from the decisions topic), and holds that
+user's later events behind it, as the app would.
 Resumable: a checkpoint file records the first log position not yet confirmed, the
 confirmed positions beyond it and, per topic partition, the next offset after the last
 confirmed delivery; on resume, events found in the topics after those offsets (delivered
@@ -35,11 +37,13 @@ from model.engine import Engine, Outcome, decision_id_for
 from model.events import Conversion, Decision, DecisionRequest, Impression, LogEvent
 from model.logs import encode_log_line
 from state import UserStore
+from streams.apps.logged import is_foreign
 
 __all__ = ["Checkpoint", "KafkaReplay", "ReplaySummary", "replay_offline", "wire_bytes"]
 
 _KIND_TOPIC = {
     DecisionRequest: "decision-requests",
+    Decision: "decisions",
     Impression: "impressions",
     Conversion: "conversions",
 }
@@ -218,7 +222,7 @@ class KafkaReplay:
         for position, event in enumerate(events):
             if max_events is not None and self.published >= max_events:
                 break
-            if isinstance(event, Decision):
+            if isinstance(event, Decision) and not self._publishes(event):
                 self._skip(position, progress)
                 continue
             if self.checkpoint.is_done(position) or event.event_id in seen_in_topics:
@@ -233,6 +237,11 @@ class KafkaReplay:
             self.checkpoint.finished = not self._held
         self._confirm()
         return self.published
+
+    def _publishes(self, decision: Decision) -> bool:
+        """Another system's decision, when a decisions topic is given (see the module
+        docstring); the worker makes our own decisions anew."""
+        return "decisions" in self.topics and is_foreign(decision)
 
     def _skip(self, position: int, progress: Callable[[int], None] | None) -> None:
         self.checkpoint.mark(position)

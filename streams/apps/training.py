@@ -1,11 +1,19 @@
 """Training runs behind ``nudge train``: read logged events, fit, validate, publish, announce.
 
-One round (:func:`train_round`): events -> examples (``model.twotower.dataset``) -> split
+One round (:func:`train_round`): events -> examples (``model.twotower.dataset``, labelled
+by the engine's own attribution rule: ``AttributionRule.of(engine_config(settings))``) -> split
 by user or time -> fit -> compare with the model serving now (the newest valid artifact
 in the model directory) on the same held-out examples -> write the artifact -> announce
 ``{version, path, trained_at, metrics}`` on the ``model-updates`` topic. A candidate whose
 AUC is worse than the serving model's by more than ``max_auc_drop``, or whose scores are
 not finite, is not published.
+
+Arms of the log that the catalog lacks and that are not ``product:strategy`` ids (another
+system's item ids) are trained as plain arms with neutral features
+(``model.catalog.with_plain_arms``): the model tells them apart by their id. The label
+(``TrainOptions.label``) is ``success`` (a success kind credited), ``reward`` (any reward
+credited, e.g. a click with its serving weight) or ``auto``: ``success`` when the log has
+a credited success, else ``reward``; the round reports which, with the rule.
 """
 
 from __future__ import annotations
@@ -22,11 +30,18 @@ from typing import Any
 
 import msgspec
 
-from model.catalog import Catalog
+from model.attribution import AttributionRule
+from model.catalog import Catalog, with_plain_arms
 from model.events import Decision, LogEvent
 from model.logs import ColumnMapping, read_log
 from model.twotower.artifact import newest_valid
-from model.twotower.dataset import Example, build_examples, split_by_time, split_by_user
+from model.twotower.dataset import (
+    LABELS,
+    Example,
+    build_examples,
+    split_by_time,
+    split_by_user,
+)
 from model.twotower.scorer import TwoTowerScorer, validate_scorer
 from streams.runtime.settings import Settings
 
@@ -58,8 +73,11 @@ class TrainOptions:
     version: str | None = None
     force: bool = False
     skip_unchanged: bool = False  # periodic mode: no new event since the serving model
+    label: str = "auto"  # success | reward | auto (see the module docstring)
 
     def __post_init__(self) -> None:
+        if self.label not in (*LABELS, "auto"):
+            raise ValueError(f"label must be auto, success or reward, got {self.label!r}")
         if self.split not in ("user", "time"):
             raise ValueError(f"split must be 'user' or 'time', got {self.split!r}")
         if not 0.0 < self.holdout < 1.0:
@@ -74,6 +92,7 @@ class RoundResult:
     path: Path | None = None
     metrics: Mapping[str, Any] | None = None
     serving_metrics: Mapping[str, Any] | None = None
+    label: str = ""  # the label rule the round trained with
 
 
 def parse_duration(text: str) -> float:
@@ -147,19 +166,23 @@ def train_round(
     model_dir: Path,
     options: TrainOptions,
     *,
-    attribution_window_seconds: float = 7 * 24 * 3600,
+    rule: AttributionRule | None = None,
     progress: bool = False,
 ) -> RoundResult:
-    """Fit one candidate and publish it when it is at least as good as the serving model."""
+    """Fit one candidate and publish it when it is at least as good as the serving model.
+    ``rule`` is the engine's attribution rule (default: the engine's defaults)."""
     from model.twotower.pipeline import evaluate_scorer, fit, write
 
-    examples = build_examples(events, attribution_window_seconds=attribution_window_seconds)
+    rule = rule or AttributionRule()
+    examples, label = labelled_examples(events, rule, options.label)
     if len(examples) < options.min_examples:
-        return RoundResult("skipped", f"{len(examples)} examples < {options.min_examples}")
+        reason = f"{len(examples)} examples < {options.min_examples}"
+        return RoundResult("skipped", reason, label=label)
     newest_ms = max(e.ts for e in events)
     serving, errors = newest_valid(model_dir)
     if options.skip_unchanged and serving and serving.data.get("source_last_ts_ms") == newest_ms:
         return RoundResult("skipped", f"no event newer than those {serving.version} saw")
+    catalog = with_plain_arms(catalog, sorted({e.arm_id for e in examples}))
     train, held = _split(examples, options)
     result = fit(
         train,
@@ -170,7 +193,7 @@ def train_round(
         split=options.split,
         progress=progress,
     )
-    data = {**result.artifact.data, "source_last_ts_ms": newest_ms}
+    data = {**result.artifact.data, "source_last_ts_ms": newest_ms, "label": label}
     result = replace(result, artifact=replace(result.artifact, data=data))
     validate_scorer(TwoTowerScorer(result.artifact, catalog))
     for error in errors:
@@ -184,11 +207,36 @@ def train_round(
                 f"AUC {worse:.4f} below serving {serving.version} (margin {options.max_auc_drop})"
             )
             return RoundResult(
-                "rejected", reason, result.artifact.version, None, result.metrics, serving_metrics
+                "rejected",
+                reason,
+                result.artifact.version,
+                None,
+                result.metrics,
+                serving_metrics,
+                label,
             )
     path = write(result, model_dir)
     return RoundResult(
-        "published", "ok", result.artifact.version, path, result.metrics, serving_metrics
+        "published", "ok", result.artifact.version, path, result.metrics, serving_metrics, label
+    )
+
+
+def labelled_examples(
+    events: list[LogEvent], rule: AttributionRule, label: str
+) -> tuple[list[Example], str]:
+    """Examples labelled as ``label`` says (``auto``: by success kinds when one was
+    credited, else by reward), and the label rule in words."""
+    examples = build_examples(events, rule=rule, label="success" if label == "auto" else label)
+    if label == "auto":
+        label = "success"
+        if not any(e.label for e in examples) and any(e.reward > 0 for e in examples):
+            label = "reward"
+            examples = [replace(e, label=int(e.reward > 0)) for e in examples]
+    kinds = ", ".join(sorted(rule.success_kinds))
+    weights = ", ".join(f"{k} {w:g}" for k, w in sorted(rule.reward_weights.items()))
+    return examples, f"{label}: label " + LABELS[label].format(kinds=kinds, weights=weights) + (
+        f"; window {rule.window_seconds:g} s, half-life "
+        f"{'none' if rule.half_life_seconds is None else f'{rule.half_life_seconds:g} s'}"
     )
 
 

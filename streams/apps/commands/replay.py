@@ -27,10 +27,12 @@ column names is read through --columns MAPPING.json.
   catalog from --policy/--catalog or NUDGE_POLICY/NUDGE_CATALOG_PATH), into an in-memory
   store or the RocksDB database at --state-dir; no broker. Prints outcome counts and the
   replay (Li et al.) estimate of the policy's conversion rate on the matched decisions.
---into kafka: publish requests, impressions and conversions (not decisions) to the
-  topics in log order, keyed by user_id, keeping event ids. Resumable: progress is kept
-  in --checkpoint; rerunning the same command continues where it stopped and never
-  publishes an event twice.
+--into kafka: publish requests, impressions and conversions to the topics in log
+  order, keyed by user_id, keeping event ids; another system's decisions (an export's)
+  too, with each request pinned to its logged arm so a worker whose catalog has the
+  log's arms (nudge catalog --from-log) applies the log's outcomes (see
+  streams/apps/logged.py). Resumable: progress is kept in --checkpoint; rerunning the
+  same command continues where it stopped and never publishes an event twice.
 """
 
 
@@ -145,7 +147,9 @@ def _kafka(args: argparse.Namespace, settings: Settings, events: Iterator, updat
     checkpoint = args.checkpoint or args.log.with_name(
         f"{args.log.name}.{settings.topic_prefix}replay.json"
     )
-    kinds = ("decision-requests", "impressions", "conversions")
+    from streams.apps.logged import as_logged
+
+    kinds = ("decision-requests", "decisions", "impressions", "conversions")
     producer = make_producer(settings.bootstrap_servers, **{"linger.ms": 20})
     feed = None if args.no_gate else _DecisionFeed(settings)
     replay = KafkaReplay(
@@ -158,7 +162,7 @@ def _kafka(args: argparse.Namespace, settings: Settings, events: Iterator, updat
         gate_timeout_seconds=args.gate_timeout,
     )
     try:
-        published = replay.run(events, args.max_events, update)
+        published = replay.run(as_logged(events), args.max_events, update)
     finally:
         if feed is not None:
             feed.close()

@@ -131,6 +131,12 @@ def _model_flags(group: argparse._ArgumentGroup) -> None:
         default=100,
         help="skip a round with fewer impressed decisions (default 100)",
     )
+    group.add_argument(
+        "--label",
+        choices=("auto", "success", "reward"),
+        default="auto",
+        help="positive = success kind credited, reward > 0 credited, auto (default: either)",
+    )
     group.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     group.add_argument("--version", help="version name (default: UTC time + random suffix)")
 
@@ -158,7 +164,7 @@ def _run(args: argparse.Namespace) -> int:
 
     if (args.input is None) == (not args.from_kafka):
         raise CommandError("give exactly one of --input PATH or --from-kafka")
-    from model.logs import check_readable
+    from model.logs import check_readable, load_column_mapping
 
     if args.input is not None:
         check_readable(args.input)
@@ -166,7 +172,6 @@ def _run(args: argparse.Namespace) -> int:
         raise CommandError("--version names one model; it cannot be combined with --every")
     if args.columns is not None and args.input is None:
         raise CommandError("--columns maps the columns of a CSV --input; give --input PATH")
-    from model.logs import load_column_mapping
 
     # loaded once, before any round: a bad mapping stops the command, not just a round
     args.column_mapping = (
@@ -210,6 +215,7 @@ def _serve_metrics(port: int | None, addr: str) -> Any:
 def _round(
     args: argparse.Namespace, settings: Any, announce: bool, *, strict: bool, metrics: Any = None
 ) -> int:
+    from model.attribution import AttributionRule
     from model.catalog import load_catalog
     from model.twotower.train import TrainConfig
     from streams.apps.cli import CommandError
@@ -222,14 +228,14 @@ def _round(
         update_message,
     )
     from streams.apps.training import announce as send
+    from streams.runtime.wiring import engine_config
 
-    events = (
-        read_log_events(args.input, args.column_mapping)
-        if args.input
-        else read_topic_events(settings)
-    )
+    found = read_log_events(args.input, args.column_mapping) if args.input else None
     events = events_in_window(
-        events, since_ms=args.since, until_ms=args.until, window_seconds=args.window
+        found if found is not None else read_topic_events(settings),
+        since_ms=args.since,
+        until_ms=args.until,
+        window_seconds=args.window,
     )
     config = TrainConfig(
         objective=args.objective,
@@ -249,6 +255,7 @@ def _round(
         args.version,
         args.force,
         skip_unchanged=bool(args.every),
+        label=args.label,
     )
     started = time.monotonic()
     result = train_round(
@@ -256,7 +263,7 @@ def _round(
         load_catalog(settings.catalog_path),
         settings.model_dir,
         options,
-        attribution_window_seconds=settings.attribution_window_seconds,
+        rule=AttributionRule.of(engine_config(settings)),  # the rule the engine serves with
         progress=not args.no_progress,
     )
     summary = {
@@ -265,6 +272,7 @@ def _round(
         "version": result.version,
         "path": str(result.path) if result.path else None,
         "seconds": round(time.monotonic() - started, 2),
+        "label": result.label,
         **_headline(result.metrics),
     }
     print(json.dumps(summary), flush=True)
