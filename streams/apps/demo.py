@@ -14,6 +14,7 @@ import json
 import re
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -132,12 +133,15 @@ class Driver:
         self.window_of: dict[str, int] = {}
         self.sent = 0
         self.model_version = "?"
+        # each run's ids are its own: a second run against the same topics must not be
+        # answered with the first run's decisions (the worker dedupes by request id)
+        self.run_tag = uuid.uuid4().hex[:8]
 
     def send(self, count: int, window: int, now_ms: int) -> None:
         users = self.rng.integers(0, self.env.n_users, count)
         for user in users:
             user_id = self.env.user_id(int(user))
-            event_id = f"demo-{self.config.seed}-{self.sent}"
+            event_id = f"demo-{self.run_tag}-{self.sent}"
             event: dict[str, Any] = {
                 "type": "decision-request",
                 "schema_version": 1,
