@@ -7,7 +7,8 @@ a catalog change at run time builds a new one and swaps it in.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -80,6 +81,8 @@ class Catalog:
     _index: Mapping[str, int] = field(init=False, repr=False, compare=False)
     _arm_ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _active_ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _risk: Mapping[str, int] = field(init=False, repr=False, compare=False)
+    _active_within: dict[int, tuple[str, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         index = {arm.arm_id: i for i, arm in enumerate(self.arms)}
@@ -93,6 +96,8 @@ class Catalog:
         object.__setattr__(self, "_arm_ids", tuple(index))
         active = tuple(a for a in index if a not in self.retired)
         object.__setattr__(self, "_active_ids", active)
+        object.__setattr__(self, "_risk", {a: self.arm(a).product.risk_level for a in index})
+        object.__setattr__(self, "_active_within", {})
 
     def __contains__(self, arm_id: object) -> bool:
         return arm_id in self._index
@@ -113,6 +118,21 @@ class Catalog:
     @property
     def active_ids(self) -> tuple[str, ...]:
         return self._active_ids
+
+    def within_risk(self, candidates: Sequence[str], max_risk: float) -> tuple[str, ...]:
+        """The candidates whose product's risk level is at most ``max_risk``, in order.
+
+        For the active arms (every request without its own candidates) the answer is
+        kept per integer level: risk levels are integers 1..5, so at most six exist."""
+        if candidates is not self._active_ids:
+            risk = self._risk
+            return tuple(a for a in candidates if risk[a] <= max_risk)
+        level = min(max(math.floor(max_risk), 0), 5)
+        kept = self._active_within.get(level)
+        if kept is None:
+            kept = self.within_risk(list(self._active_ids), level)
+            self._active_within[level] = kept
+        return kept
 
     def unknown(self, arm_ids: Iterable[str]) -> list[str]:
         return [a for a in arm_ids if a not in self._index]

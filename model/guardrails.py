@@ -184,7 +184,7 @@ def eligible_arms(
     if not rules:  # the hot path: only suitability, one comparison per arm
         if limit is None:
             return tuple(candidates)
-        return tuple(a for a in candidates if catalog.arm(a).product.risk_level <= limit)
+        return catalog.within_risk(candidates, limit)
 
     def allowed(arm: Arm) -> bool:
         if limit is not None and arm.product.risk_level > limit:

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from model.bandit.draws import Draws
 from state import ArmStats
 
 __all__ = [
@@ -77,7 +78,7 @@ class Policy(Protocol):
         stats: Sequence[ArmStats],
         scores: np.ndarray,
         candidates: Sequence[str],
-        rng: np.random.Generator,
+        rng: Draws,
         *,
         context: PolicyContext | None = None,
     ) -> Choice:
@@ -93,7 +94,7 @@ class Policy(Protocol):
         stats: Sequence[ArmStats],
         scores: np.ndarray,
         candidates: Sequence[str],
-        rng: np.random.Generator,
+        rng: Draws,
         *,
         context: PolicyContext | None = None,
     ) -> np.ndarray:
@@ -121,7 +122,7 @@ def mix_uniform(p: np.ndarray, share: float) -> np.ndarray:
     return share / len(p) + (1.0 - share) * p
 
 
-def sample_index(p: np.ndarray, rng: np.random.Generator) -> int:
+def sample_index(p: np.ndarray, rng: Draws) -> int:
     """Draw an index from the distribution ``p`` (shape ``(n,)``) with one uniform draw.
 
     Arms of zero mass are never drawn (``side="right"`` skips empty intervals).

@@ -16,6 +16,7 @@ from model.bandit.base import (
     greedy_distribution,
     mix_uniform,
 )
+from model.bandit.draws import Draws
 from model.bandit.estimates import check_target, posterior_means
 from state import ArmStats
 
@@ -53,7 +54,7 @@ class EpsilonGreedy:
         stats: Sequence[ArmStats],
         scores: np.ndarray,
         candidates: Sequence[str],
-        rng: np.random.Generator,
+        rng: Draws,
         *,
         context: PolicyContext | None = None,
     ) -> np.ndarray:
@@ -66,7 +67,7 @@ class EpsilonGreedy:
         stats: Sequence[ArmStats],
         scores: np.ndarray,
         candidates: Sequence[str],
-        rng: np.random.Generator,
+        rng: Draws,
         *,
         context: PolicyContext | None = None,
     ) -> Choice:

@@ -47,6 +47,7 @@ from model.bandit.base import (
     sample_index,
 )
 from model.bandit.beta_race import win_probabilities
+from model.bandit.draws import Draws
 from model.bandit.estimates import check_target, evidence
 from state import ArmStats
 
@@ -117,7 +118,7 @@ class ThompsonSampling:
         stats: Sequence[ArmStats],
         scores: np.ndarray,
         candidates: Sequence[str],
-        rng: np.random.Generator,
+        rng: Draws,
         *,
         context: PolicyContext | None = None,
     ) -> np.ndarray:
@@ -128,7 +129,7 @@ class ThompsonSampling:
         stats: Sequence[ArmStats],
         scores: np.ndarray,
         candidates: Sequence[str],
-        rng: np.random.Generator,
+        rng: Draws,
         *,
         context: PolicyContext | None = None,
     ) -> Choice:

@@ -29,6 +29,7 @@ from model.bandit.base import (
     mix_uniform,
     sample_index,
 )
+from model.bandit.draws import Draws
 from model.bandit.estimates import check_target, evidence
 from state import ArmStats
 
@@ -59,7 +60,7 @@ class _UCBBase:
         stats: Sequence[ArmStats],
         scores: np.ndarray,
         candidates: Sequence[str],
-        rng: np.random.Generator,
+        rng: Draws,
         *,
         context: PolicyContext | None = None,
     ) -> np.ndarray:
@@ -71,7 +72,7 @@ class _UCBBase:
         stats: Sequence[ArmStats],
         scores: np.ndarray,
         candidates: Sequence[str],
-        rng: np.random.Generator,
+        rng: Draws,
         *,
         context: PolicyContext | None = None,
     ) -> Choice:
