@@ -141,13 +141,17 @@ def rng_for(event_id: str) -> Draws:
 
 
 class _CandidateSet:
-    """Lookups of one candidate list: position of each arm id, catalog row per position."""
+    """Lookups of one candidate list: position of each arm id, catalog row per position,
+    and the (read-only) statistics of a user who has seen none of them."""
 
-    __slots__ = ("positions", "rows")
+    __slots__ = ("positions", "rows", "unseen")
 
     def __init__(self, catalog: Catalog, candidates: Sequence[str]) -> None:
         self.positions = {arm_id: i for i, arm_id in enumerate(candidates)}
         self.rows = np.fromiter((catalog.index(a) for a in candidates), np.intp, len(candidates))
+        zeros = np.zeros(len(candidates))
+        zeros.flags.writeable = False  # shared by every decision: a write would be a bug
+        self.unseen = ArmArrays(zeros, zeros, zeros, seen=False)
 
 
 class _Population:
@@ -268,18 +272,16 @@ class Engine:
     ) -> ArmArrays:
         """The user's statistics per candidate as of ``now_ms`` (decayed when a half-life is
         set). A user has seen few arms: only those are visited, the rest stay zero."""
-        counts = np.zeros((3, len(candidates.rows)))
-        if arms:
-            half_life = self.config.half_life_seconds
-            positions = candidates.positions
-            for arm_id, stats in arms.items():
-                i = positions.get(arm_id)
-                if i is not None:
-                    if half_life is not None:
-                        stats = decay(stats, now_ms, half_life)
-                    counts[0, i] = stats.impressions
-                    counts[1, i] = stats.conversions
-                    counts[2, i] = stats.reward_sum
+        positions = candidates.positions
+        seen = [(positions[a], s) for a, s in arms.items() if a in positions]
+        if not seen:
+            return candidates.unseen
+        counts = np.zeros((3, len(positions)))
+        half_life = self.config.half_life_seconds
+        for i, stats in seen:
+            if half_life is not None:
+                stats = decay(stats, now_ms, half_life)
+            counts[:, i] = stats.impressions, stats.conversions, stats.reward_sum
         return ArmArrays(counts[0], counts[1], counts[2])
 
     def _context(self, request: DecisionRequest, candidates: _CandidateSet) -> PolicyContext:

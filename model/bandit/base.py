@@ -35,6 +35,10 @@ __all__ = [
 ]
 
 
+# the reductions themselves: ndarray.min/max go through two Python wrappers per call
+reduce_min, reduce_max = np.minimum.reduce, np.maximum.reduce
+
+
 class PolicyConfigError(ValueError):
     """A policy was built with parameters outside their valid range."""
 
@@ -112,9 +116,13 @@ def check_inputs(
     scores = np.asarray(scores, dtype=float)
     if scores.shape != (n,) or len(stats) != n:
         raise ValueError(f"stats {len(stats)} and scores {scores.shape} must align with {n} arms")
-    if not np.all(np.isfinite(scores)):
+    # two reductions answer the common case (already in [0, 1], so finite) without a copy;
+    # a NaN fails both comparisons
+    if reduce_min(scores) >= 0.0 and reduce_max(scores) <= 1.0:
+        return scores
+    if not np.isfinite(scores).all():
         raise ValueError("scores must be finite")
-    return np.clip(scores, 0.0, 1.0)
+    return np.minimum(np.maximum(scores, 0.0), 1.0)
 
 
 def mix_uniform(p: np.ndarray, share: float) -> np.ndarray:
@@ -127,8 +135,8 @@ def sample_index(p: np.ndarray, rng: Draws) -> int:
 
     Arms of zero mass are never drawn (``side="right"`` skips empty intervals).
     """
-    cumulative = np.cumsum(p)
-    index = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+    cumulative = p.cumsum()
+    index = int(cumulative.searchsorted(rng.random() * cumulative[-1], side="right"))
     if index >= len(p):  # u * total rounded up to the total: take the last arm with mass
         index = int(np.flatnonzero(p > 0)[-1])
     return index
@@ -136,7 +144,12 @@ def sample_index(p: np.ndarray, rng: Draws) -> int:
 
 def best_indices(values: np.ndarray) -> np.ndarray:
     """Indices of the maximal entries of ``values`` (ties kept), shape ``(k,)``."""
-    return np.flatnonzero(values == values.max())
+    return (values == reduce_max(values)).nonzero()[0]
+
+
+def is_best(values: np.ndarray, index: int) -> bool:
+    """``index in best_indices(values)``, without building the index set."""
+    return bool(values[index] == reduce_max(values))
 
 
 def greedy_distribution(values: np.ndarray) -> np.ndarray:
@@ -147,4 +160,4 @@ def greedy_distribution(values: np.ndarray) -> np.ndarray:
     return p
 
 
-__all__ += ["best_indices", "greedy_distribution"]
+__all__ += ["best_indices", "greedy_distribution", "is_best", "reduce_max", "reduce_min"]

@@ -34,15 +34,22 @@ class ArmArrays(Sequence[ArmStats]):
     The engine builds these from a user's (sparse) arms so that policies read arrays
     instead of looping over ``n`` ``ArmStats`` values per decision; it is still a
     ``Sequence[ArmStats]`` for code that indexes it. Items carry no ``last_seen_ms``
-    (the counts are already as of the decision time).
+    (the counts are already as of the decision time). ``seen`` False promises all counts
+    are zero (a user new to these candidates), which lets policies skip arithmetic.
     """
 
-    __slots__ = ("conversions", "impressions", "reward_sum")
+    __slots__ = ("conversions", "impressions", "reward_sum", "seen")
 
     def __init__(
-        self, impressions: np.ndarray, conversions: np.ndarray, reward_sum: np.ndarray
+        self,
+        impressions: np.ndarray,
+        conversions: np.ndarray,
+        reward_sum: np.ndarray,
+        *,
+        seen: bool = True,
     ) -> None:
         self.impressions, self.conversions, self.reward_sum = impressions, conversions, reward_sum
+        self.seen = seen
 
     def __len__(self) -> int:
         return len(self.impressions)
@@ -66,6 +73,8 @@ def evidence(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(impressions, successes)``, each of shape ``(n,)``, successes in [0, impressions]."""
     if isinstance(stats, ArmArrays):
+        if not stats.seen:
+            return stats.impressions, stats.impressions  # zeros, already in range
         raw = stats.reward_sum if target == "reward" else stats.conversions
         return stats.impressions, np.minimum(np.maximum(raw, 0.0), stats.impressions)
     impressions = np.fromiter((s.impressions for s in stats), float, len(stats))
@@ -84,5 +93,7 @@ def posterior_means(
 ) -> np.ndarray:
     """Conversion-rate estimate per arm: the model score acts as ``prior_strength``
     pseudo-impressions, then the user's own evidence is added. Shape ``(n,)``."""
+    if isinstance(stats, ArmArrays) and not stats.seen:  # the same values: x + 0.0 == x
+        return prior_strength * scores / prior_strength
     impressions, successes = evidence(stats, target)
     return (successes + prior_strength * scores) / (impressions + prior_strength)

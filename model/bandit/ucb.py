@@ -23,9 +23,9 @@ from model.bandit.base import (
     Choice,
     PolicyConfigError,
     PolicyContext,
-    best_indices,
     check_inputs,
     greedy_distribution,
+    is_best,
     mix_uniform,
     sample_index,
 )
@@ -79,7 +79,7 @@ class _UCBBase:
         p = self.probabilities(stats, scores, candidates, rng, context=context)
         index = sample_index(p, rng)
         means = self._means(stats, check_inputs(stats, scores, candidates))
-        explored = index not in best_indices(means)
+        explored = not is_best(means, index)
         return Choice(index=index, propensity=float(p[index]), explored=explored)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from model.bandit import Choice, Draws, PolicyContext, Uniform, build_policy
+from model.bandit import Choice, Draws, HashDraws, PolicyContext, Uniform, build_policy
 from model.bandit.estimates import ArmArrays, evidence
 from model.catalog import load_catalog
 from model.engine import Engine, EngineConfig, Source
@@ -135,3 +135,18 @@ def test_engine_reads_user_and_population_stats_at_the_decision_time(
     assert user[1].impressions == pytest.approx(4 * factor, rel=1e-12)
     assert user[1].conversions == pytest.approx(factor, rel=1e-12)
     assert pooled[1].impressions == pytest.approx(100 * pooled_factor, rel=1e-12)
+
+
+@pytest.mark.parametrize("policy", ["thompson", "epsilon-greedy", "ucb1", "ucb-model"])
+def test_a_user_who_saw_no_candidate_gets_the_same_choice_as_from_zero_stats(
+    policy: str,
+) -> None:
+    zeros = np.zeros(12)
+    unseen = ArmArrays(zeros, zeros, zeros, seen=False)
+    scores = np.linspace(0.05, 0.3, 12)
+    candidates = [f"a{i}" for i in range(12)]
+    bandit = build_policy(policy)
+    for seed in range(20):
+        plain = bandit.choose([ArmStats()] * 12, scores, candidates, HashDraws(bytes([seed])))
+        fast = bandit.choose(unseen, scores, candidates, HashDraws(bytes([seed])))
+        assert plain == fast
