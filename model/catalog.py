@@ -27,6 +27,9 @@ __all__ = [
 FAMILIES = ("decision_structure", "decision_information", "decision_assistance", "social_appeal")
 
 
+_KEPT_LIMITS = 64  # risk limits whose eligible active arms are kept per catalog
+
+
 class CatalogError(ValueError):
     """The catalog file is missing, malformed or inconsistent."""
 
@@ -82,7 +85,7 @@ class Catalog:
     _arm_ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _active_ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _risk: Mapping[str, int] = field(init=False, repr=False, compare=False)
-    _active_within: dict[int, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+    _active_within: dict[float, tuple[str, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         index = {arm.arm_id: i for i, arm in enumerate(self.arms)}
@@ -123,15 +126,26 @@ class Catalog:
         """The candidates whose product's risk level is at most ``max_risk``, in order.
 
         For the active arms (every request without its own candidates) the answer is
-        kept per integer level: risk levels are integers 1..5, so at most six exist."""
-        if candidates is not self._active_ids:
-            risk = self._risk
-            return tuple(a for a in candidates if risk[a] <= max_risk)
+        kept per limit (a handful in practice; risk levels are integers 1..5, so limits
+        with the same integer part share one tuple)."""
+        if candidates is self._active_ids:
+            kept = self._active_within.get(max_risk)
+            if kept is not None:
+                return kept
+            return self._active_within_risk(max_risk)
+        risk = self._risk
+        return tuple(a for a in candidates if risk[a] <= max_risk)
+
+    def _active_within_risk(self, max_risk: float) -> tuple[str, ...]:
+        if not math.isfinite(max_risk):
+            return self.within_risk(list(self._active_ids), max_risk)
         level = min(max(math.floor(max_risk), 0), 5)
         kept = self._active_within.get(level)
         if kept is None:
             kept = self.within_risk(list(self._active_ids), level)
-            self._active_within[level] = kept
+        if len(self._active_within) >= _KEPT_LIMITS:
+            self._active_within.clear()  # odd limits sent by requests: keep memory bounded
+        self._active_within[level] = self._active_within[max_risk] = kept
         return kept
 
     def unknown(self, arm_ids: Iterable[str]) -> list[str]:

@@ -16,9 +16,9 @@ model produced ``scores``. Policies that don't need it ignore it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import msgspec
 import numpy as np
 
 from model.bandit.draws import Draws
@@ -43,8 +43,9 @@ class PolicyConfigError(ValueError):
     """A policy was built with parameters outside their valid range."""
 
 
-@dataclass(frozen=True)
-class Choice:
+# Choice and PolicyContext are built once per decision: frozen msgspec Structs construct
+# in about a fifth of a frozen dataclass's time, with the same immutability and equality.
+class Choice(msgspec.Struct, frozen=True):
     """``index`` points into the candidates; ``propensity`` is P(policy picks it) in (0, 1].
 
     ``policy`` names the sub-policy that served the decision when it differs from the
@@ -57,8 +58,7 @@ class Choice:
     policy: str | None = None
 
 
-@dataclass(frozen=True)
-class PolicyContext:
+class PolicyContext(msgspec.Struct, frozen=True):
     """Extra inputs of one decision.
 
     features: the request's user context (e.g. ``segment``, ``risk_tolerance``).
@@ -68,7 +68,7 @@ class PolicyContext:
         policy may then centre its prior on population statistics instead.
     """
 
-    features: Mapping[str, Any] = field(default_factory=dict)
+    features: Mapping[str, Any] = msgspec.field(default_factory=dict)
     population: Sequence[ArmStats] | None = None
     model_loaded: bool = True
 

@@ -19,6 +19,7 @@ always gives the same draws: a redelivered request draws the same arm and propen
 from __future__ import annotations
 
 import hashlib
+import struct
 from typing import Protocol
 
 __all__ = ["Draws", "HashDraws"]
@@ -26,6 +27,7 @@ __all__ = ["Draws", "HashDraws"]
 _BLOCK_WORDS = 8
 _MASK64 = (1 << 64) - 1
 _INV53 = 2.0**-53
+_unpack_words = struct.Struct(f"<{_BLOCK_WORDS}Q").unpack
 
 
 class Draws(Protocol):
@@ -45,21 +47,19 @@ class HashDraws:
         self._key = key
         self._block = 0
         self._next = 0
-        self._words = self._digest(0)
-
-    def _digest(self, block: int) -> bytes:
-        salt = block.to_bytes(16, "little")
-        return hashlib.blake2b(self._key, digest_size=64, salt=salt).digest()
+        # block 0 without a salt argument: the default salt is zeros, i.e. salt=0
+        self._words = _unpack_words(hashlib.blake2b(key, digest_size=64).digest())
 
     def word(self) -> int:
         """The next uniform 64-bit word."""
-        if self._next == _BLOCK_WORDS:
+        i = self._next
+        if i == _BLOCK_WORDS:
             self._block += 1
-            self._words = self._digest(self._block)
-            self._next = 0
-        start = 8 * self._next
-        self._next += 1
-        return int.from_bytes(self._words[start : start + 8], "little")
+            salt = self._block.to_bytes(16, "little")
+            digest = hashlib.blake2b(self._key, digest_size=64, salt=salt).digest()
+            self._words, i = _unpack_words(digest), 0
+        self._next = i + 1
+        return self._words[i]
 
     def random(self) -> float:
         """Uniform on [0, 1): 53 random bits, like ``numpy.random.Generator.random``."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+import struct
 
 import numpy as np
 import pytest
@@ -63,3 +65,17 @@ def test_policies_accept_hash_draws_and_numpy_generators_alike() -> None:
         for rng in (rng_for("r"), np.random.default_rng(0)):
             choice = policy.choose(stats, scores, ["a", "b", "c"], rng)
             assert 0 <= choice.index < 3 and 0 < choice.propensity <= 1
+
+
+def test_the_words_are_the_documented_blake2b_blocks() -> None:
+    """Pins the scheme: a change would move every seeded decision."""
+    draws = HashDraws(b"abc")
+    expected = [
+        word
+        for block in range(3)
+        for word in struct.unpack(
+            "<8Q",
+            hashlib.blake2b(b"abc", digest_size=64, salt=block.to_bytes(16, "little")).digest(),
+        )
+    ]
+    assert [draws.word() for _ in range(20)] == expected[:20]

@@ -62,7 +62,9 @@ def test_policies_give_the_same_distribution_for_arrays_and_stats(policy: str) -
     np.testing.assert_array_equal(plain, fast)
 
 
-@pytest.mark.parametrize("limit", [-3.0, 0.5, 1.0, 2.7, 3.0, 4.99, 5.0, 17.0])
+@pytest.mark.parametrize(
+    "limit", [-3.0, 0.5, 1.0, 2.7, 3.0, 4.99, 5.0, 17.0, float("inf"), float("-inf"), float("nan")]
+)
 def test_within_risk_of_the_active_arms_equals_the_plain_filter(limit: float) -> None:
     active = CATALOG.active_ids
     plain = tuple(a for a in active if CATALOG.arm(a).product.risk_level <= limit)
@@ -150,3 +152,11 @@ def test_a_user_who_saw_no_candidate_gets_the_same_choice_as_from_zero_stats(
         plain = bandit.choose([ArmStats()] * 12, scores, candidates, HashDraws(bytes([seed])))
         fast = bandit.choose(unseen, scores, candidates, HashDraws(bytes([seed])))
         assert plain == fast
+
+
+def test_within_risk_stays_right_past_its_bounded_memory() -> None:
+    catalog = load_catalog()
+    active = catalog.active_ids
+    for limit in np.linspace(-1.0, 6.0, 300):  # more distinct limits than are kept
+        plain = tuple(a for a in active if catalog.arm(a).product.risk_level <= limit)
+        assert catalog.within_risk(active, float(limit)) == plain
