@@ -13,7 +13,8 @@ it in.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -34,6 +35,9 @@ __all__ = [
 
 FAMILIES = ("decision_structure", "decision_information", "decision_assistance", "social_appeal")
 NO_FAMILY = "none"  # a plain arm's strategy: no behavioural family
+
+
+_KEPT_LIMITS = 64  # risk limits whose eligible active arms are kept per catalog
 
 
 class CatalogError(ValueError):
@@ -110,6 +114,8 @@ class Catalog:
     _index: Mapping[str, int] = field(init=False, repr=False, compare=False)
     _arm_ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _active_ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _risk: Mapping[str, int] = field(init=False, repr=False, compare=False)
+    _active_within: dict[float, tuple[str, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         index = {arm.arm_id: i for i, arm in enumerate(self.arms)}
@@ -123,6 +129,8 @@ class Catalog:
         object.__setattr__(self, "_arm_ids", tuple(index))
         active = tuple(a for a in index if a not in self.retired)
         object.__setattr__(self, "_active_ids", active)
+        object.__setattr__(self, "_risk", {a: self.arm(a).product.risk_level for a in index})
+        object.__setattr__(self, "_active_within", {})
 
     def __contains__(self, arm_id: object) -> bool:
         return arm_id in self._index
@@ -143,6 +151,32 @@ class Catalog:
     @property
     def active_ids(self) -> tuple[str, ...]:
         return self._active_ids
+
+    def within_risk(self, candidates: Sequence[str], max_risk: float) -> tuple[str, ...]:
+        """The candidates whose product's risk level is at most ``max_risk``, in order.
+
+        For the active arms (every request without its own candidates) the answer is
+        kept per limit (a handful in practice; risk levels are integers 1..5, so limits
+        with the same integer part share one tuple)."""
+        if candidates is self._active_ids:
+            kept = self._active_within.get(max_risk)
+            if kept is not None:
+                return kept
+            return self._active_within_risk(max_risk)
+        risk = self._risk
+        return tuple(a for a in candidates if risk[a] <= max_risk)
+
+    def _active_within_risk(self, max_risk: float) -> tuple[str, ...]:
+        if not math.isfinite(max_risk):
+            return self.within_risk(list(self._active_ids), max_risk)
+        level = min(max(math.floor(max_risk), 0), 5)
+        kept = self._active_within.get(level)
+        if kept is None:
+            kept = self.within_risk(list(self._active_ids), level)
+        if len(self._active_within) >= _KEPT_LIMITS:
+            self._active_within.clear()  # odd limits sent by requests: keep memory bounded
+        self._active_within[level] = self._active_within[max_risk] = kept
+        return kept
 
     def unknown(self, arm_ids: Iterable[str]) -> list[str]:
         return [a for a in arm_ids if a not in self._index]

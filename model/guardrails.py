@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from model.catalog import Arm, Catalog
 from state import UserState
 
@@ -47,6 +49,7 @@ DEFAULT_RISK_LEVELS: Mapping[str, int] = {
     "high": 4,
     "very_high": 5,
 }
+_NUMBERS = (int, float)  # a tuple: ``int | float`` would build a union on every call
 _OPS: Mapping[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
@@ -138,8 +141,7 @@ class Guardrails:
             raise GuardrailConfigError(f"bad guardrail settings: {exc}") from None
 
 
-@dataclass(frozen=True)
-class Screening:
+class Screening(msgspec.Struct, frozen=True):  # per decision: cheaper than a dataclass
     """The candidates left after the guardrails, or the reason no nudge may be shown."""
 
     candidates: tuple[str, ...]
@@ -165,7 +167,7 @@ def risk_tolerance(guardrails: Guardrails, features: Mapping[str, Any]) -> float
     value = features.get("risk_tolerance")
     if isinstance(value, bool):
         value = None
-    if isinstance(value, int | float) and math.isfinite(value):
+    if isinstance(value, _NUMBERS) and math.isfinite(value):
         return float(value)
     if isinstance(value, str) and value.strip().lower() in guardrails.risk_levels:
         return float(guardrails.risk_levels[value.strip().lower()])
@@ -180,11 +182,12 @@ def eligible_arms(
 ) -> tuple[str, ...]:
     """The candidates this user may be offered, in their original order."""
     limit = risk_tolerance(guardrails, features) if guardrails.suitability else None
-    rules = [r for r in guardrails.exclusions if r.applies_to(features)]
+    exclusions = guardrails.exclusions  # most deployments have none: skip the comprehension
+    rules = [r for r in exclusions if r.applies_to(features)] if exclusions else []
     if not rules:  # the hot path: only suitability, one comparison per arm
         if limit is None:
             return tuple(candidates)
-        return tuple(a for a in candidates if catalog.arm(a).product.risk_level <= limit)
+        return catalog.within_risk(candidates, limit)
 
     def allowed(arm: Arm) -> bool:
         if limit is not None and arm.product.risk_level > limit:

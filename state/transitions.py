@@ -21,6 +21,9 @@ __all__ = [
 ]
 
 
+_EMPTY = ArmStats()  # immutable, so one value serves every unseen arm
+
+
 def already_applied(state: UserState, source: str, offset: int) -> bool:
     """True when the event at ``offset`` of ``source`` was applied to this user already."""
     return state.offsets.get(source, -1) >= offset
@@ -40,7 +43,10 @@ def _current(
     state: UserState, arm_id: str, ts_ms: int, half_life_seconds: float | None
 ) -> ArmStats:
     """The arm's stats decayed to ``ts_ms`` (unchanged without a half-life)."""
-    return decay(state.arms.get(arm_id, ArmStats()), ts_ms, half_life_seconds)
+    stats = state.arms.get(arm_id, _EMPTY)
+    if half_life_seconds is None:  # the common case: skip decay's calls (factor 1)
+        return stats
+    return decay(stats, ts_ms, half_life_seconds)
 
 
 def apply_impression(

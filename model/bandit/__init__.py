@@ -1,6 +1,7 @@
 """Bandit policies: pure, numpy only, every one behind ``Policy.choose``."""
 
 from model.bandit.base import Choice, Policy, PolicyConfigError, PolicyContext
+from model.bandit.draws import Draws, HashDraws
 from model.bandit.epsilon_greedy import EpsilonGreedy
 from model.bandit.estimates import posterior_means
 from model.bandit.factory import DEFAULT_POLICY, POLICIES, build_policy
@@ -16,7 +17,9 @@ __all__ = [
     "SLICE_POLICY_NAME",
     "UCB1",
     "Choice",
+    "Draws",
     "EpsilonGreedy",
+    "HashDraws",
     "Policy",
     "PolicyConfigError",
     "PolicyContext",

@@ -54,6 +54,7 @@ from numpy.polynomial import legendre as _legendre
 
 __all__ = ["win_probabilities"]
 
+_ALL = np.logical_and.reduce  # ndarray.all goes through two Python wrappers
 _K = 8  # Gauss-Legendre nodes per panel
 _NODES, _WEIGHTS = _legendre.leggauss(_K)
 _X1 = 1e-12  # below this every density is a power law: the race there in closed form
@@ -242,6 +243,8 @@ def win_probabilities(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
     n = len(alpha)
     if n == 1:
         return np.ones(1)
+    if _ALL((alpha == alpha[0]) & (beta == beta[0])):
+        return np.full(n, 1.0 / n)  # one group (a new user without a model): skip sorting
     a, b, count, inverse = _groups(alpha, beta)
     if len(a) == 1:
         return np.full(n, 1.0 / n)

@@ -11,11 +11,12 @@ from model.bandit.base import (
     Choice,
     PolicyConfigError,
     PolicyContext,
-    best_indices,
     check_inputs,
     greedy_distribution,
     mix_uniform,
+    reduce_max,
 )
+from model.bandit.draws import Draws
 from model.bandit.estimates import check_target, posterior_means
 from state import ArmStats
 
@@ -53,7 +54,7 @@ class EpsilonGreedy:
         stats: Sequence[ArmStats],
         scores: np.ndarray,
         candidates: Sequence[str],
-        rng: np.random.Generator,
+        rng: Draws,
         *,
         context: PolicyContext | None = None,
     ) -> np.ndarray:
@@ -66,15 +67,17 @@ class EpsilonGreedy:
         stats: Sequence[ArmStats],
         scores: np.ndarray,
         candidates: Sequence[str],
-        rng: np.random.Generator,
+        rng: Draws,
         *,
         context: PolicyContext | None = None,
     ) -> Choice:
         scores = check_inputs(stats, scores, candidates)
         n = len(candidates)
-        best = best_indices(self._means(stats, scores))
+        means = self._means(stats, scores)
+        top = reduce_max(means)
+        best = (means == top).nonzero()[0]  # best_indices, reusing the maximum
         explored = bool(rng.random() < self.epsilon)
         index = int(rng.integers(n)) if explored else int(best[rng.integers(len(best))])
-        is_best = index in best
-        propensity = self.epsilon / n + (1 - self.epsilon) * is_best / len(best)
+        greedy = bool(means[index] == top)
+        propensity = self.epsilon / n + (1 - self.epsilon) * greedy / len(best)
         return Choice(index=index, propensity=float(propensity), explored=explored)

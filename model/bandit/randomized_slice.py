@@ -37,6 +37,7 @@ from model.bandit.base import (
     check_inputs,
     mix_uniform,
 )
+from model.bandit.draws import Draws
 from state import ArmStats
 
 __all__ = ["SLICE_POLICY_NAME", "RandomizedSlice"]
@@ -62,7 +63,7 @@ class RandomizedSlice:
         stats: Sequence[ArmStats],
         scores: np.ndarray,
         candidates: Sequence[str],
-        rng: np.random.Generator,
+        rng: Draws,
         *,
         context: PolicyContext | None = None,
     ) -> np.ndarray:
@@ -74,7 +75,7 @@ class RandomizedSlice:
         stats: Sequence[ArmStats],
         scores: np.ndarray,
         candidates: Sequence[str],
-        rng: np.random.Generator,
+        rng: Draws,
         *,
         context: PolicyContext | None = None,
     ) -> Choice:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from model.bandit.base import Choice, PolicyConfigError, PolicyContext, check_inputs
+from model.bandit.draws import Draws
 from state import ArmStats
 
 __all__ = ["RuleBased"]
@@ -54,7 +55,7 @@ class RuleBased:
         stats: Sequence[ArmStats],
         scores: np.ndarray,
         candidates: Sequence[str],
-        rng: np.random.Generator,
+        rng: Draws,
         *,
         context: PolicyContext | None = None,
     ) -> np.ndarray:
@@ -71,7 +72,7 @@ class RuleBased:
         stats: Sequence[ArmStats],
         scores: np.ndarray,
         candidates: Sequence[str],
-        rng: np.random.Generator,
+        rng: Draws,
         *,
         context: PolicyContext | None = None,
     ) -> Choice:

@@ -41,18 +41,24 @@ from model.bandit.base import (
     Choice,
     PolicyConfigError,
     PolicyContext,
-    best_indices,
     check_inputs,
+    is_best,
     mix_uniform,
     sample_index,
 )
 from model.bandit.beta_race import win_probabilities
-from model.bandit.estimates import check_target, evidence
+from model.bandit.draws import Draws
+from model.bandit.estimates import ArmArrays, check_target, evidence
 from state import ArmStats
 
 __all__ = ["ThompsonSampling"]
 
 _LOW, _HIGH = 1e-3, 0.95  # prior mean range: positive shapes, checked quadrature domain
+
+
+def _clip_mean(mean: np.ndarray) -> np.ndarray:
+    """``np.clip(mean, _LOW, _HIGH)`` as two ufuncs (np.clip's wrappers cost more)."""
+    return np.minimum(np.maximum(mean, _LOW), _HIGH)
 
 
 @dataclass(frozen=True)
@@ -87,37 +93,40 @@ class ThompsonSampling:
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(alpha, beta)`` of every candidate's Beta posterior, each of shape ``(n,)``."""
         context = context or PolicyContext()
-        impressions, successes = evidence(stats, self.target)
-        prior_mean, pooled_n, pooled_rate = self._prior(scores, context)
-        alpha = self.prior_strength * prior_mean + pooled_n * pooled_rate + successes
-        beta = (
-            self.prior_strength * (1 - prior_mean)
-            + pooled_n * (1 - pooled_rate)
-            + (impressions - successes)
-        )
+        prior_mean, pooled = self._prior(scores, context)
+        alpha = self.prior_strength * prior_mean
+        beta = self.prior_strength * (1 - prior_mean)
+        if pooled is not None:  # without pooled evidence its terms are zeros: skip them
+            pooled_n, pooled_rate = pooled
+            alpha += pooled_n * pooled_rate
+            beta += pooled_n * (1 - pooled_rate)
+        if not isinstance(stats, ArmArrays) or stats.seen:  # else adding zeros changes nothing
+            impressions, successes = evidence(stats, self.target)
+            alpha += successes
+            beta += impressions - successes
         return alpha, beta
 
     def _prior(
         self, scores: np.ndarray, context: PolicyContext
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(prior mean, pooled pseudo-impressions, pooled rate)``, each shape ``(n,)``."""
-        zeros = np.zeros(len(scores))
+    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+        """``(prior mean, (pooled pseudo-impressions, pooled rate) or None)``, shapes ``(n,)``."""
         if context.population is None:
-            return np.clip(scores, _LOW, _HIGH), zeros, zeros
+            return _clip_mean(scores), None
         pop_n, pop_successes = evidence(context.population, self.target)
         if not context.model_loaded:
             rate = (pop_successes + self.prior_strength * scores) / (pop_n + self.prior_strength)
-            return np.clip(rate, _LOW, _HIGH), zeros, zeros
+            return _clip_mean(rate), None
         pooled_n = np.minimum(self.population_weight * pop_n, self.population_max)
-        pooled_rate = np.divide(pop_successes, pop_n, out=zeros.copy(), where=pop_n > 0)
-        return np.clip(scores, _LOW, _HIGH), pooled_n, pooled_rate
+        zeros = np.zeros(len(scores))
+        pooled_rate = np.divide(pop_successes, pop_n, out=zeros, where=pop_n > 0)
+        return _clip_mean(scores), (pooled_n, pooled_rate)
 
     def probabilities(
         self,
         stats: Sequence[ArmStats],
         scores: np.ndarray,
         candidates: Sequence[str],
-        rng: np.random.Generator,
+        rng: Draws,
         *,
         context: PolicyContext | None = None,
     ) -> np.ndarray:
@@ -128,13 +137,13 @@ class ThompsonSampling:
         stats: Sequence[ArmStats],
         scores: np.ndarray,
         candidates: Sequence[str],
-        rng: np.random.Generator,
+        rng: Draws,
         *,
         context: PolicyContext | None = None,
     ) -> Choice:
         alpha, beta, p = self._distribution(stats, scores, candidates, context)
         index = sample_index(p, rng)
-        explored = index not in best_indices(alpha / (alpha + beta))
+        explored = not is_best(alpha / (alpha + beta), index)
         return Choice(index=index, propensity=float(p[index]), explored=explored)
 
     def _distribution(

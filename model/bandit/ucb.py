@@ -23,12 +23,13 @@ from model.bandit.base import (
     Choice,
     PolicyConfigError,
     PolicyContext,
-    best_indices,
     check_inputs,
     greedy_distribution,
+    is_best,
     mix_uniform,
     sample_index,
 )
+from model.bandit.draws import Draws
 from model.bandit.estimates import check_target, evidence
 from state import ArmStats
 
@@ -59,7 +60,7 @@ class _UCBBase:
         stats: Sequence[ArmStats],
         scores: np.ndarray,
         candidates: Sequence[str],
-        rng: np.random.Generator,
+        rng: Draws,
         *,
         context: PolicyContext | None = None,
     ) -> np.ndarray:
@@ -71,14 +72,14 @@ class _UCBBase:
         stats: Sequence[ArmStats],
         scores: np.ndarray,
         candidates: Sequence[str],
-        rng: np.random.Generator,
+        rng: Draws,
         *,
         context: PolicyContext | None = None,
     ) -> Choice:
         p = self.probabilities(stats, scores, candidates, rng, context=context)
         index = sample_index(p, rng)
         means = self._means(stats, check_inputs(stats, scores, candidates))
-        explored = index not in best_indices(means)
+        explored = not is_best(means, index)
         return Choice(index=index, propensity=float(p[index]), explored=explored)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.bandit.base import Choice, PolicyContext, check_inputs
+from model.bandit.draws import Draws
 from state import ArmStats
 
 __all__ = ["Uniform"]
@@ -24,7 +25,7 @@ class Uniform:
         stats: Sequence[ArmStats],
         scores: np.ndarray,
         candidates: Sequence[str],
-        rng: np.random.Generator,
+        rng: Draws,
         *,
         context: PolicyContext | None = None,
     ) -> np.ndarray:
@@ -36,7 +37,7 @@ class Uniform:
         stats: Sequence[ArmStats],
         scores: np.ndarray,
         candidates: Sequence[str],
-        rng: np.random.Generator,
+        rng: Draws,
         *,
         context: PolicyContext | None = None,
     ) -> Choice:
