@@ -9,7 +9,7 @@ JARS   := deploy/kafka/libs/.fetched
 PYTEST_ARGS ?=
 BENCH_ONLY ?= step,kafka
 
-.PHONY: setup demo test check lint fmt unit integration bench clean prometheus
+.PHONY: setup demo test check lint fmt unit integration bench soak clean prometheus
 
 setup: $(STAMP) $(JARS) prometheus
 
@@ -54,6 +54,10 @@ fmt: $(STAMP)
 
 bench: setup
 	$(BIN)/python -m bench --only $(BENCH_ONLY) $(BENCH_ARGS)
+
+# Worker memory under 10 minutes of steady traffic (make test runs a 4-minute version)
+soak: setup
+	$(BIN)/pytest -q -s tests/integration/test_soak.py --soak-seconds 600 --soak-warmup-seconds 120
 
 clean:
 	rm -rf .nudge .pytest_cache .mypy_cache .ruff_cache

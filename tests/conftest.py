@@ -39,3 +39,9 @@ def kafka_settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
     )
     create_topics(settings)
     return settings
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("nudgeflow")
+    group.addoption("--soak-seconds", default="240", help="soak test length (make soak: 600)")
+    group.addoption("--soak-warmup-seconds", default="60", help="soak warm-up (make soak: 120)")

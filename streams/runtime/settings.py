@@ -73,9 +73,10 @@ class Settings:
     engine: str = "quix"
     processing_guarantee: str = "at-least-once"
     commit_interval_seconds: float = 1.0
-    # RocksDB memory per state partition (the Quix engine): bounded for a small container
-    rocksdb_write_buffer_bytes: int = 8 * 1024 * 1024
-    rocksdb_block_cache_bytes: int = 16 * 1024 * 1024
+    # RocksDB memory per state partition (the Quix engine), bounded for a 512 MiB container:
+    # at most two write buffers and one block cache each, 12 MiB per partition
+    rocksdb_write_buffer_bytes: int = 4 * 1024 * 1024
+    rocksdb_block_cache_bytes: int = 4 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if not self.bootstrap_servers:
