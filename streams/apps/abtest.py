@@ -286,7 +286,7 @@ def run_kafka(
 
     broker = None
     if not start_broker:
-        require_broker(base.bootstrap_servers)
+        require_broker(base)
     if start_broker:
         port = free_port()
         broker = LocalBroker(out_dir / "broker", port=port)
@@ -352,9 +352,8 @@ def _drive_kafka(
         port = str(free_port())
         args = ["worker", "--state-dir", str(settings[g].state_dir), "--metrics-port", port]
         children.spawn(args, settings[g], f"worker-{g.lower()}.log")
-    bootstrap = settings["A"].bootstrap_servers
-    producer = make_producer(bootstrap)
-    consumer = make_consumer(bootstrap)
+    producer = make_producer(settings["A"])
+    consumer = make_consumer(settings["A"])
     assign_from_beginning(consumer, [settings[g].topic("decisions") for g in GROUPS])
     result = AbResult.empty(config.users, config.sessions, "kafka")
     served: dict[str, Counter[str]] = {g: Counter() for g in GROUPS}

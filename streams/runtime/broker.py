@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from streams.runtime.settings import Settings
+
 __all__ = ["BrokerError", "LocalBroker", "ensure_jars", "free_port", "kafka_home"]
 
 KAFKA_JAR_GLOB = "kafka_2.13-*.jar"
@@ -82,6 +84,10 @@ class LocalBroker:
     @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    def client_settings(self) -> Settings:
+        """How a client reaches this broker (the base of a test's or a demo's settings)."""
+        return Settings(bootstrap_servers=self.bootstrap_servers)
 
     @property
     def _pid_file(self) -> Path:
@@ -202,7 +208,7 @@ class LocalBroker:
         )
 
     def _wait_ready(self, process: subprocess.Popen[bytes], timeout_seconds: float) -> None:
-        from confluent_kafka.admin import AdminClient
+        from streams.runtime.kafka import make_admin
 
         deadline = time.monotonic() + timeout_seconds
         admin = None  # created once the port listens, so librdkafka logs no refusals
@@ -212,7 +218,7 @@ class LocalBroker:
                 tail = (self.data_dir / "broker.out").read_text(errors="replace")[-1500:]
                 raise BrokerError(f"broker exited with status {process.returncode}: {tail}")
             if _serves(self.port):
-                admin = admin or AdminClient({"bootstrap.servers": self.bootstrap_servers})
+                admin = admin or make_admin(self.client_settings())
                 try:
                     if admin.list_topics(timeout=2).brokers:
                         return

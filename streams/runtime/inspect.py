@@ -117,7 +117,7 @@ def read_from_changelog(
     from confluent_kafka import TopicPartition
 
     where = layout(settings, user_id)
-    consumer = make_consumer(settings.bootstrap_servers, group_id="nudge-inspect")
+    consumer = make_consumer(settings, group_id="nudge-inspect")
     try:
         topic = where.changelog_topic
         metadata = consumer.list_topics(topic, timeout=timeout_seconds).topics[topic]

@@ -152,12 +152,12 @@ def install_refresh(app: Any, settings: Settings, holder: Any, metrics: Metrics)
 
 
 async def _follow(refresher: ModelRefresher, settings: Settings) -> None:
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import TopicPartition
+
+    from streams.runtime.kafka import make_aiokafka_consumer
 
     topic = settings.topic("model-updates")
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers, group_id=None, enable_auto_commit=False
-    )
+    consumer = make_aiokafka_consumer(settings, group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
         await consumer.topics()  # fetch metadata

@@ -16,7 +16,7 @@ __all__ = ["run_worker"]
 
 def run_worker(settings: Settings) -> None:
     """Serve ``/metrics``, then process until SIGTERM or Ctrl-C."""
-    require_broker(settings.bootstrap_servers, timeout_seconds=30)
+    require_broker(settings, timeout_seconds=30)
     create_topics(settings)  # idempotent; checks co-partitioning before the group forms
     holder = EngineHolder(build_engine(settings))
     metrics = Metrics()
