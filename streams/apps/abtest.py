@@ -325,12 +325,15 @@ def _group_settings(experiment: Experiment, base: Settings, out_dir: Path) -> di
     for g in GROUPS:
         state_dir = out_dir / f"state-{g.lower()}"
         shutil.rmtree(state_dir, ignore_errors=True)
-        settings[g] = experiment.settings[g].with_(
-            bootstrap_servers=base.bootstrap_servers,
-            partitions=base.partitions,
-            topic_prefix=f"{base.topic_prefix}abtest-{run}-{g.lower()}.",
-            app_id=f"{base.app_id}-abtest-{run}-{g.lower()}",
-            state_dir=state_dir,
+        settings[g] = (
+            experiment.settings[g]
+            .with_connection_of(base)
+            .with_(
+                partitions=base.partitions,
+                topic_prefix=f"{base.topic_prefix}abtest-{run}-{g.lower()}.",
+                app_id=f"{base.app_id}-abtest-{run}-{g.lower()}",
+                state_dir=state_dir,
+            )
         )
         create_topics(settings[g])
     return settings

@@ -1,4 +1,7 @@
-"""Small confluent-kafka helpers shared by the CLI, the demo, replay and tests."""
+"""Every Kafka client of the project is built here, from :class:`Settings` (where the
+cluster is and how to reach it: TLS, SASL), plus small helpers shared by the CLI, the
+demo, replay and tests. Quix Streams builds its own clients from :func:`client_config`;
+Faust from :func:`~streams.runtime.kafka_security.faust_broker`."""
 
 from __future__ import annotations
 
@@ -18,10 +21,14 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
+from streams.runtime.kafka_security import aiokafka_security, faust_broker, librdkafka_security
 from streams.runtime.settings import Settings
 
 __all__ = [
+    "BrokerRejected",
     "BrokerUnreachable",
+    "aiokafka_security",
+    "faust_broker",
     "assign_at_end",
     "client_config",
     "assign_from_beginning",
@@ -38,7 +45,7 @@ __all__ = [
 def client_config(settings: Settings) -> dict[str, Any]:
     """The librdkafka settings every Kafka client of the project starts from: where the
     cluster is (and, on a secured cluster, how to reach it)."""
-    return {"bootstrap.servers": settings.bootstrap_servers}
+    return {"bootstrap.servers": settings.bootstrap_servers, **librdkafka_security(settings)}
 
 
 def make_producer(settings: Settings, **extra: Any) -> Producer:
@@ -169,35 +176,67 @@ def make_aiokafka_consumer(settings: Settings, **extra: Any) -> Any:
     from aiokafka import AIOKafkaConsumer
 
     servers = settings.bootstrap_servers.split(",")
-    return AIOKafkaConsumer(bootstrap_servers=servers, **extra)
+    return AIOKafkaConsumer(bootstrap_servers=servers, **aiokafka_security(settings), **extra)
 
 
 class BrokerUnreachable(ConnectionError):
     """No Kafka broker answered at the configured address."""
 
 
+class BrokerRejected(BrokerUnreachable):
+    """A broker answered, but the TLS handshake or the SASL authentication failed."""
+
+
+_FATAL = (KafkaError._ALL_BROKERS_DOWN, KafkaError._AUTHENTICATION, KafkaError._SSL)
+
+
 def require_broker(settings: Settings, timeout_seconds: float = 10.0) -> None:
     """Return when a broker answers at ``settings.bootstrap_servers``; otherwise raise
     :class:`BrokerUnreachable` with a one-line reason, so a command fails fast instead of
-    retrying silently: at once when every broker refuses the connection, else after
-    ``timeout_seconds`` (librdkafka's own connection errors are kept quiet here)."""
-    refused: list[str] = []
+    retrying silently: at once when every broker refuses the connection, the TLS handshake
+    or the credentials (:class:`BrokerRejected`), else after ``timeout_seconds``
+    (librdkafka's own connection errors are kept quiet here)."""
+    errors: list[KafkaError] = []
 
     def on_error(error: KafkaError) -> None:
-        if error.code() == KafkaError._ALL_BROKERS_DOWN:
-            refused.append(error.str())
+        if error.code() in _FATAL:
+            errors.append(error)
 
     admin = make_admin(settings, log_level=0, error_cb=on_error)
     deadline = time.monotonic() + timeout_seconds
-    while not refused and time.monotonic() < deadline:
+    while not errors and time.monotonic() < deadline:
         try:
             if admin.list_topics(timeout=0.5).brokers:
                 return
         except KafkaException:
             pass
         admin.poll(0)  # serves error_cb
-    why = "refused the connection" if refused else f"did not answer within {timeout_seconds:g} s"
+    admin.poll(0.2)  # the handshake's own error can follow "all brokers down"
+    rejected = [e for e in errors if e.code() != KafkaError._ALL_BROKERS_DOWN]
+    if rejected:
+        raise BrokerRejected(_rejection(settings, rejected[0]))
+    why = "refused the connection" if errors else f"did not answer within {timeout_seconds:g} s"
     raise BrokerUnreachable(
         f"no Kafka broker at {settings.bootstrap_servers}: it {why} (start one with "
         "`nudge broker start`, or set --bootstrap-servers / NUDGE_BOOTSTRAP_SERVERS)"
     )
+
+
+def _rejection(settings: Settings, error: KafkaError) -> str:
+    """Which of TLS or SASL failed, and which settings to check (never their values)."""
+    where = f"Kafka at {settings.bootstrap_servers}"
+    if error.code() == KafkaError._AUTHENTICATION:
+        return (
+            f"{where} refused the SASL credentials of user {settings.sasl_username!r} "
+            f"({settings.sasl_mechanism}): check NUDGE_SASL_USERNAME and NUDGE_SASL_PASSWORD "
+            "/ NUDGE_SASL_PASSWORD_FILE"
+        )
+    text = error.str()
+    if "certificate verify failed" in text:
+        ca = settings.ssl_ca_file or "the system's CAs"
+        return (
+            f"TLS handshake with {where} failed: its certificate could not be verified "
+            f"with {ca} (not signed by that CA, or not for that name; check "
+            "NUDGE_SSL_CA_FILE / NUDGE_SSL_CHECK_HOSTNAME)"
+        )
+    return f"TLS handshake with {where} failed: {text}"
