@@ -89,7 +89,7 @@ def scrape(port: int) -> str:
 
 def produce_json(settings: Settings, kind: str, events: Iterable[Any]) -> int:
     """Produce events (dicts, or raw ``(key, bytes)`` pairs) to the topic of ``kind``."""
-    producer = make_producer(settings.bootstrap_servers)
+    producer = make_producer(settings)
     count = 0
     for event in events:
         if isinstance(event, tuple):

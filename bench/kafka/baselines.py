@@ -32,13 +32,14 @@ def consume(bootstrap: str, topics: list[str], out: str | None, counter: Counter
     from confluent_kafka import Consumer
 
     from streams.runtime.kafka import make_producer
+    from streams.runtime.settings import Settings
 
     consumer = Consumer({
         "bootstrap.servers": bootstrap,
         "group.id": f"bench-bare-{uuid.uuid4().hex[:8]}",
         "auto.offset.reset": "earliest",
     })  # fmt: skip
-    producer = make_producer(bootstrap) if out else None
+    producer = make_producer(Settings(bootstrap_servers=bootstrap)) if out else None
     decode, encode = msgspec.json.decode, msgspec.json.encode
     consumer.subscribe(topics)
     while True:

@@ -14,6 +14,7 @@ import msgspec
 from confluent_kafka import Producer
 
 from streams.runtime.kafka import make_producer, read_to_end
+from streams.runtime.settings import Settings
 
 __all__ = [
     "Pair",
@@ -82,7 +83,9 @@ def outcomes_for(decisions: Iterable[dict[str, Any]]) -> tuple[list[Pair], list[
 
 
 def bulk_producer(bootstrap: str) -> Producer:
-    return make_producer(bootstrap, **{"linger.ms": 20, "batch.size": 1_000_000})
+    return make_producer(
+        Settings(bootstrap_servers=bootstrap), **{"linger.ms": 20, "batch.size": 1_000_000}
+    )
 
 
 def produce(
@@ -112,7 +115,7 @@ def produce(
 
 def decisions_of(bootstrap: str, topic: str) -> Iterator[dict[str, Any]]:
     """Every decision on ``topic`` as a dict (up to the end as of this call)."""
-    for message in read_to_end(bootstrap, topic):
+    for message in read_to_end(Settings(bootstrap_servers=bootstrap), topic):
         yield json.loads(message.value())
 
 

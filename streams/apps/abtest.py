@@ -285,7 +285,7 @@ def run_kafka(
 
     broker = None
     if not start_broker:
-        require_broker(base.bootstrap_servers)
+        require_broker(base)
     if start_broker:
         port = free_port()
         broker = LocalBroker(out_dir / "broker", port=port)
@@ -324,12 +324,15 @@ def _group_settings(experiment: Experiment, base: Settings, out_dir: Path) -> di
     for g in GROUPS:
         state_dir = out_dir / f"state-{g.lower()}"
         shutil.rmtree(state_dir, ignore_errors=True)
-        settings[g] = experiment.settings[g].with_(
-            bootstrap_servers=base.bootstrap_servers,
-            partitions=base.partitions,
-            topic_prefix=f"{base.topic_prefix}abtest-{run}-{g.lower()}.",
-            app_id=f"{base.app_id}-abtest-{run}-{g.lower()}",
-            state_dir=state_dir,
+        settings[g] = (
+            experiment.settings[g]
+            .with_connection_of(base)
+            .with_(
+                partitions=base.partitions,
+                topic_prefix=f"{base.topic_prefix}abtest-{run}-{g.lower()}.",
+                app_id=f"{base.app_id}-abtest-{run}-{g.lower()}",
+                state_dir=state_dir,
+            )
         )
         create_topics(settings[g])
     return settings
@@ -351,9 +354,8 @@ def _drive_kafka(
         port = str(free_port())
         args = ["worker", "--state-dir", str(settings[g].state_dir), "--metrics-port", port]
         children.spawn(args, settings[g], f"worker-{g.lower()}.log")
-    bootstrap = settings["A"].bootstrap_servers
-    producer = make_producer(bootstrap)
-    consumer = make_consumer(bootstrap)
+    producer = make_producer(settings["A"])
+    consumer = make_consumer(settings["A"])
     assign_from_beginning(consumer, [settings[g].topic("decisions") for g in GROUPS])
     result = AbResult.empty(config.users, config.sessions, "kafka")
     served: dict[str, Counter[str]] = {g: Counter() for g in GROUPS}

@@ -76,4 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Through the imported module, not this ``__main__`` copy: the commands raise
+    # ``streams.apps.cli.CommandError``, which ``__main__.main`` would not catch (a
+    # traceback instead of one line under ``python -m streams.apps.cli``).
+    from streams.apps.cli import main as _main
+
+    sys.exit(_main())

@@ -126,8 +126,8 @@ class Driver:
             "rule-based": build_logging_policy("rule"),
             "uniform": build_logging_policy("uniform"),
         }
-        self.producer = make_producer(settings.bootstrap_servers)
-        self.consumer = make_consumer(settings.bootstrap_servers)
+        self.producer = make_producer(settings)
+        self.consumer = make_consumer(settings)
         assign_from_beginning(self.consumer, [settings.topic("decisions")])
         self.tally = Tally(config.windows, config.duration_seconds)
         self.window_of: dict[str, int] = {}

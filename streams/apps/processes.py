@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from streams.runtime.settings import Settings
@@ -19,9 +20,15 @@ from streams.runtime.settings import Settings
 __all__ = ["Children", "child_env"]
 
 
-def child_env(settings: Settings, log_level: str = "warning") -> dict[str, str]:
-    """The environment that makes a ``nudge`` child process use ``settings``."""
-    return {**os.environ, **settings.to_env(), "NUDGE_LOG_LEVEL": log_level}
+def child_env(
+    settings: Settings, log_level: str = "warning", environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The environment that makes a ``nudge`` child process use ``settings``. The parent's
+    own ``NUDGE_*`` settings are dropped first: one that ``settings`` leaves unset (a SASL
+    user, a password) must not reach a child meant for another cluster."""
+    environ = os.environ if environ is None else environ
+    inherited = {k: v for k, v in environ.items() if k not in Settings.variables()}
+    return {**inherited, **settings.to_env(), "NUDGE_LOG_LEVEL": log_level}
 
 
 class Children:

@@ -141,7 +141,7 @@ def read_topic_events(settings: Settings) -> list[LogEvent]:
     decisions = msgspec.json.Decoder(Decision)
     for kind in ("decision-requests", "decisions", "impressions", "conversions"):
         topic = settings.topic(kind)
-        for message in read_to_end(settings.bootstrap_servers, topic):
+        for message in read_to_end(settings, topic):
             if kind == "decisions":
                 try:
                     events.append(decisions.decode(message.value()))
@@ -271,7 +271,7 @@ def announce(settings: Settings, message: Mapping[str, Any]) -> None:
     """Produce ``message`` (JSON) to the model-updates topic and wait for delivery."""
     from streams.runtime.kafka import make_producer
 
-    producer = make_producer(settings.bootstrap_servers)
+    producer = make_producer(settings)
     payload = json.dumps(message, allow_nan=False, default=str).encode()
     producer.produce(settings.topic("model-updates"), key=b"model", value=payload)
     if producer.flush(30) != 0:

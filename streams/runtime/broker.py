@@ -17,6 +17,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from streams.runtime.secure_broker import CLIENT_USER, MECHANISM, secure_files, secure_properties
+from streams.runtime.settings import Settings
+
 __all__ = ["BrokerError", "LocalBroker", "ensure_jars", "free_port", "kafka_home"]
 
 KAFKA_JAR_GLOB = "kafka_2.13-*.jar"
@@ -62,6 +65,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _port_taken(port: int) -> bool:
+    """Whether something listens on ``port`` of 127.0.0.1 (or all addresses). Bound with
+    SO_REUSEADDR, as the broker binds: a port left in TIME_WAIT is not taken."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 def _serves(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -72,16 +87,32 @@ def _serves(port: int) -> bool:
 
 @dataclass
 class LocalBroker:
-    """One KRaft broker+controller on 127.0.0.1, its files under ``data_dir``."""
+    """One KRaft broker+controller on 127.0.0.1, its files under ``data_dir``. With
+    ``secure``, clients connect over SASL_SSL (see :mod:`streams.runtime.secure_broker`)."""
 
     data_dir: Path
     port: int = 9092
     controller_port: int | None = None
     heap: str = "512m"
+    secure: bool = False
 
     @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    def client_settings(self) -> Settings:
+        """How a client reaches this broker (the base of a test's or a demo's settings)."""
+        if not self.secure:
+            return Settings(bootstrap_servers=self.bootstrap_servers)
+        files = secure_files(self.data_dir.resolve())
+        return Settings(
+            bootstrap_servers=self.bootstrap_servers,
+            security_protocol="SASL_SSL",
+            sasl_mechanism=MECHANISM,
+            sasl_username=CLIENT_USER,
+            sasl_password_file=files.client_password,
+            ssl_ca_file=files.ca,
+        )
 
     @property
     def _pid_file(self) -> Path:
@@ -93,10 +124,21 @@ class LocalBroker:
         running = self.running_pid()
         if running:
             raise BrokerError(f"a broker already runs from {self.data_dir} (pid {running})")
+        for port, flag in ((self.port, "--port"), (self.controller_port, "--controller-port")):
+            if port and _port_taken(port):
+                raise BrokerError(
+                    f"port {port} on 127.0.0.1 is already in use: choose another {flag}"
+                )
         libs = ensure_jars()
         self.controller_port = self.controller_port or free_port()
+        formatted = (self.data_dir / "logs" / "meta.properties").exists()
+        if self.secure and formatted and not (self.data_dir / "secure").is_dir():
+            raise BrokerError(
+                f"{self.data_dir} was formatted without --secure (it has no SCRAM users): "
+                "choose another --data-dir"
+            )
         props = self._write_properties()
-        if not (self.data_dir / "logs" / "meta.properties").exists():
+        if not formatted:
             self._format(libs, props)
         process = self._launch(libs, props)
         self._pid_file.write_text(json.dumps({"pid": process.pid, "port": self.port}))
@@ -148,8 +190,14 @@ class LocalBroker:
             "auto.create.topics.enable": "false",
             "num.partitions": "1",
         }
+        if self.secure:
+            lines |= secure_properties(secure_files(self.data_dir), self.port)
+            lines["listeners"] += f",CONTROLLER://127.0.0.1:{cport}"
         path = self.data_dir / "server.properties"
-        path.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
+        path.unlink(missing_ok=True)  # made anew, private: it holds the broker's password
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write("".join(f"{k}={v}\n" for k, v in lines.items()))
         return path
 
     def _java(self, libs: Path, *args: str) -> list[str]:
@@ -182,8 +230,9 @@ class LocalBroker:
         )
         if not uuid:
             raise BrokerError("kafka StorageTool random-uuid printed nothing")
+        scram = secure_files(self.data_dir).scram_args() if self.secure else []
         cmd = self._java(
-            libs, "kafka.tools.StorageTool", "format", "-t", uuid[-1], "-c", str(props)
+            libs, "kafka.tools.StorageTool", "format", "-t", uuid[-1], "-c", str(props), *scram
         )
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
@@ -202,7 +251,7 @@ class LocalBroker:
         )
 
     def _wait_ready(self, process: subprocess.Popen[bytes], timeout_seconds: float) -> None:
-        from confluent_kafka.admin import AdminClient
+        from streams.runtime.kafka import make_admin
 
         deadline = time.monotonic() + timeout_seconds
         admin = None  # created once the port listens, so librdkafka logs no refusals
@@ -212,7 +261,7 @@ class LocalBroker:
                 tail = (self.data_dir / "broker.out").read_text(errors="replace")[-1500:]
                 raise BrokerError(f"broker exited with status {process.returncode}: {tail}")
             if _serves(self.port):
-                admin = admin or AdminClient({"bootstrap.servers": self.bootstrap_servers})
+                admin = admin or make_admin(self.client_settings())
                 try:
                     if admin.list_topics(timeout=2).brokers:
                         return

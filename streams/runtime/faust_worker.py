@@ -15,6 +15,7 @@ import faust
 
 from streams.runtime.holder import EngineHolder
 from streams.runtime.inspect import count_keys
+from streams.runtime.kafka import faust_broker
 from streams.runtime.lag import install_lag_sampler
 from streams.runtime.live import install_catalog_watch, install_population
 from streams.runtime.metrics import Metrics
@@ -36,7 +37,7 @@ def _raw_topic(app: faust.App, *names: str) -> Any:
 def _faust_app(settings: Settings) -> faust.App:
     return faust.App(
         settings.app_id,
-        broker=f"kafka://{settings.bootstrap_servers}",
+        **faust_broker(settings),  # broker URLs and credentials (TLS, SASL)
         store="rocksdb://",
         datadir=str(settings.state_dir),
         topic_partitions=settings.partitions,

@@ -137,7 +137,7 @@ def _latest_values(
     from confluent_kafka import TopicPartition
 
     topic = layout(settings, "").changelog_topic
-    consumer = make_consumer(settings.bootstrap_servers, group_id="nudge-inspect")
+    consumer = make_consumer(settings, group_id="nudge-inspect")
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_seconds).topics[topic]
         if metadata.error is not None:

@@ -116,15 +116,11 @@ def install_lag_sampler(
 def committed_lag(settings: Settings, kinds: Iterable[str]) -> int:
     """Messages of ``kinds``' topics not yet committed by the consumer group of
     ``settings.app_id`` (all partitions, whichever worker owns them)."""
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import TopicPartition
 
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.bootstrap_servers,
-            "group.id": settings.app_id,
-            "enable.auto.commit": False,
-        }
-    )
+    from streams.runtime.kafka import make_consumer
+
+    consumer = make_consumer(settings, group_id=settings.app_id)
     try:
         tps = [
             TopicPartition(settings.topic(k), p) for k in kinds for p in range(settings.partitions)

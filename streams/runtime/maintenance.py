@@ -56,7 +56,7 @@ class Maintenance(threading.Thread):
         self.stopping.set()
 
     def run(self) -> None:
-        consumer = make_consumer(self.settings.bootstrap_servers, group_id=None)
+        consumer = make_consumer(self.settings, group_id=None)
         try:
             assign_at_end(consumer, self.settings.topic("model-updates"))
             self._guarded(self._look_on_disk)  # an announcement made while starting
@@ -126,7 +126,7 @@ def _committed(settings: Settings, tps: list[Any]) -> dict[tuple[str, int], int 
     """The group's committed offsets, read by a consumer that never joins the group."""
     if not tps:
         return {}
-    reader = make_consumer(settings.bootstrap_servers, group_id=settings.app_id)
+    reader = make_consumer(settings, group_id=settings.app_id)
     try:
         found = reader.committed(tps, timeout=5)
     finally:

@@ -13,7 +13,8 @@
 
 Metrics: ``nudge_model_info{version}``, ``nudge_model_trained_timestamp_seconds`` and
 ``nudge_model_refresh_total{outcome}`` with outcome ``swapped``, ``unchanged`` (already
-serving that version) or ``failed``.
+serving that version), ``failed`` or ``refused`` (an announced path outside the model
+directory: whoever can write to the topic must not point workers at any directory).
 """
 
 from __future__ import annotations
@@ -30,10 +31,14 @@ from model.twotower.scorer import TwoTowerScorer, load_scorer, validate_scorer
 from streams.runtime.metrics import Metrics
 from streams.runtime.settings import Settings
 
-__all__ = ["REFRESH_OUTCOMES", "ModelRefresher", "install_refresh"]
+__all__ = ["REFRESH_OUTCOMES", "ModelRefresher", "RefusedUpdate", "install_refresh"]
 
 log = logging.getLogger(__name__)
-REFRESH_OUTCOMES = ("swapped", "unchanged", "failed")
+REFRESH_OUTCOMES = ("swapped", "unchanged", "failed", "refused")
+
+
+class RefusedUpdate(ValueError):
+    """An announcement naming an artifact outside the configured model directory."""
 
 
 class ModelRefresher:
@@ -99,8 +104,11 @@ class ModelRefresher:
                     raise ArtifactError(f"{path} holds version {scorer.version}, not {version}")
                 self.swap(self._current_catalog(scorer), "announced")
                 outcome = "swapped"
+        except RefusedUpdate as exc:
+            log.warning("model update refused, %s keeps serving: %s", self.serving_version, exc)
+            outcome = "refused"
         except (ArtifactError, ValueError, OSError) as exc:
-            log.error("model update refused, %s keeps serving: %s", self.serving_version, exc)
+            log.error("model update failed, %s keeps serving: %s", self.serving_version, exc)
             outcome = "failed"
         self.metrics.model_refreshes.labels(outcome).inc()
         return outcome
@@ -124,7 +132,9 @@ class ModelRefresher:
 
 def _parse_update(payload: bytes | None, model_dir: Path) -> tuple[str, Path]:
     """``{"version": ..., "path": ...}`` -> (version, artifact directory). A path that
-    does not exist here (another machine's mount) falls back to ``model_dir/version``."""
+    does not exist here (another machine's mount) falls back to ``model_dir/version``.
+    Whichever it is must lie inside ``model_dir`` once symlinks are resolved, else
+    :class:`RefusedUpdate`: the topic is not trusted to choose what a worker loads."""
     try:
         message = json.loads(payload or b"")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -132,10 +142,14 @@ def _parse_update(payload: bytes | None, model_dir: Path) -> tuple[str, Path]:
     if not isinstance(message, dict) or not isinstance(message.get("version"), str):
         raise ValueError("model update lacks a string 'version'")
     version = message["version"]
-    path = Path(str(message.get("path") or model_dir / version))
+    root = Path(model_dir).resolve()
+    path = Path(str(message.get("path") or root / version))
     if not path.is_dir():
-        path = Path(model_dir) / version
-    return version, path
+        path = root / version
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root):
+        raise RefusedUpdate(f"{path} is outside the model directory {root}")
+    return version, resolved
 
 
 def install_refresh(app: Any, settings: Settings, holder: Any, metrics: Metrics) -> ModelRefresher:
@@ -152,12 +166,12 @@ def install_refresh(app: Any, settings: Settings, holder: Any, metrics: Metrics)
 
 
 async def _follow(refresher: ModelRefresher, settings: Settings) -> None:
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import TopicPartition
+
+    from streams.runtime.kafka import make_aiokafka_consumer
 
     topic = settings.topic("model-updates")
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers, group_id=None, enable_auto_commit=False
-    )
+    consumer = make_aiokafka_consumer(settings, group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
         await consumer.topics()  # fetch metadata

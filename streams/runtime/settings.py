@@ -14,9 +14,13 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "CONNECTION_FIELDS",
     "ENGINES",
     "LOG_LEVELS",
     "PROCESSING_GUARANTEES",
+    "SASL_MECHANISMS",
+    "SECURITY_PROTOCOLS",
+    "Secret",
     "SOURCE_KINDS",
     "STATE_TABLE",
     "SettingsError",
@@ -41,10 +45,41 @@ ENGINES = ("quix", "faust")
 PROCESSING_GUARANTEES = ("at-least-once", "exactly-once")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 STATE_TABLE = "user-state"  # the worker's Faust table of per-user state
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+# What a client needs to reach the cluster: copied whole when settings are derived.
+CONNECTION_FIELDS = (
+    "bootstrap_servers",
+    "security_protocol",
+    "sasl_mechanism",
+    "sasl_username",
+    "sasl_password",
+    "sasl_password_file",
+    "ssl_ca_file",
+    "ssl_cert_file",
+    "ssl_key_file",
+    "ssl_check_hostname",
+)
 
 
 class SettingsError(ValueError):
     """A setting has a value it cannot take; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A value kept out of reprs, logs and reports: printing it shows ``***``; the one
+    place that needs the value (a Kafka client's configuration) calls :meth:`reveal`."""
+
+    value: str = field(repr=False)
+
+    def reveal(self) -> str:
+        return self.value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
 
 
 @dataclass(frozen=True)
@@ -77,6 +112,16 @@ class Settings:
     # at most two write buffers and one block cache each, 12 MiB per partition
     rocksdb_write_buffer_bytes: int = 4 * 1024 * 1024
     rocksdb_block_cache_bytes: int = 4 * 1024 * 1024
+    # How clients reach a secured cluster (TLS, SASL); see streams.runtime.kafka_security.
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: Secret | None = field(default=None, repr=False)
+    sasl_password_file: Path | None = None  # read when built; wins over a copy in the env
+    ssl_ca_file: Path | None = None
+    ssl_cert_file: Path | None = None  # with ssl_key_file: mutual TLS
+    ssl_key_file: Path | None = None
+    ssl_check_hostname: bool = True
 
     def __post_init__(self) -> None:
         if not self.bootstrap_servers:
@@ -93,6 +138,29 @@ class Settings:
         _choice("NUDGE_PROCESSING_GUARANTEE", self.processing_guarantee, PROCESSING_GUARANTEES)
         if not self.commit_interval_seconds > 0:
             raise SettingsError("NUDGE_COMMIT_INTERVAL_SECONDS must be > 0")
+        self._build_password()
+        _check_security(self)
+
+    def _build_password(self) -> None:
+        """A password given as text becomes a :class:`Secret`; a password file is read
+        now, so a missing or unreadable file fails here, naming its variable."""
+        password = self.sasl_password
+        if isinstance(password, str):
+            password = Secret(password)
+        if password is not None and not password.reveal():
+            password = None  # an empty NUDGE_SASL_PASSWORD is no password
+        if self.sasl_password_file is not None:
+            from_file = Secret(_read_secret(self.sasl_password_file))
+            if password is not None and password != from_file:
+                raise SettingsError(
+                    "NUDGE_SASL_PASSWORD and NUDGE_SASL_PASSWORD_FILE disagree: set only one"
+                )
+            password = from_file
+        object.__setattr__(self, "sasl_password", password)
+
+    def with_connection_of(self, other: Settings) -> Settings:
+        """These settings reaching the cluster ``other`` reaches, the way it does."""
+        return replace(self, **{name: getattr(other, name) for name in CONNECTION_FIELDS})
 
     def topic(self, kind: str) -> str:
         if kind not in TOPIC_KINDS:
@@ -113,6 +181,8 @@ class Settings:
             raw = env.get(f"NUDGE_{f.name.upper()}")
             if raw is not None:
                 values[f.name] = _parse(f.name, raw, f.type)
+        if overrides.get("sasl_password_file") is not None:
+            values.pop("sasl_password", None)  # the flag's file wins over the env's password
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -125,11 +195,68 @@ class Settings:
         env = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if value is None:
-                continue
-            text = json.dumps(dict(value)) if isinstance(value, Mapping) else str(value)
+            if value is None or (f.name == "sasl_password" and self.sasl_password_file):
+                continue  # a child reads the password file itself: no copy in its env
+            if isinstance(value, Mapping):
+                text = json.dumps(dict(value))
+            elif isinstance(value, Secret):
+                text = value.reveal()
+            else:
+                text = str(value)
             env[f"NUDGE_{f.name.upper()}"] = text
         return env
+
+    @classmethod
+    def variables(cls) -> list[str]:
+        """Every ``NUDGE_*`` variable a setting is read from."""
+        return [f"NUDGE_{f.name.upper()}" for f in fields(cls)]
+
+
+def _check_security(s: Settings) -> None:
+    """A secured cluster's settings hold together, or fail here naming the variable:
+    never a client that silently talks plaintext, or SASL without a user."""
+    _choice("NUDGE_SECURITY_PROTOCOL", s.security_protocol, SECURITY_PROTOCOLS)
+    sasl = s.security_protocol.startswith("SASL_")
+    tls = s.security_protocol.endswith("SSL")
+    given = {
+        "NUDGE_SASL_MECHANISM": s.sasl_mechanism,
+        "NUDGE_SASL_USERNAME": s.sasl_username,
+        "NUDGE_SASL_PASSWORD (or NUDGE_SASL_PASSWORD_FILE)": s.sasl_password,
+    }
+    for var, value in given.items():
+        if sasl and not value:
+            raise SettingsError(
+                f"{var} is needed with NUDGE_SECURITY_PROTOCOL={s.security_protocol}"
+            )
+        if not sasl and value:
+            raise SettingsError(
+                f"{var} is set but NUDGE_SECURITY_PROTOCOL={s.security_protocol} "
+                "uses no SASL (choose SASL_SSL or SASL_PLAINTEXT)"
+            )
+    if sasl:
+        _choice("NUDGE_SASL_MECHANISM", str(s.sasl_mechanism), SASL_MECHANISMS)
+    files = {"NUDGE_SSL_CA_FILE": s.ssl_ca_file, "NUDGE_SSL_CERT_FILE": s.ssl_cert_file,
+             "NUDGE_SSL_KEY_FILE": s.ssl_key_file}  # fmt: skip
+    for var, path in files.items():
+        if path is not None and not tls:
+            raise SettingsError(
+                f"{var} is set but NUDGE_SECURITY_PROTOCOL={s.security_protocol} "
+                "uses no TLS (choose SSL or SASL_SSL)"
+            )
+        if path is not None and not Path(path).is_file():
+            raise SettingsError(f"{var}={path}: no such file")
+    if (s.ssl_cert_file is None) != (s.ssl_key_file is None):
+        raise SettingsError("NUDGE_SSL_CERT_FILE and NUDGE_SSL_KEY_FILE go together (mutual TLS)")
+
+
+def _read_secret(path: Path) -> str:
+    try:
+        text = Path(path).read_text().strip()
+    except OSError as exc:
+        raise SettingsError(f"NUDGE_SASL_PASSWORD_FILE={path}: {exc.strerror}") from None
+    if not text:
+        raise SettingsError(f"NUDGE_SASL_PASSWORD_FILE={path} is empty")
+    return text
 
 
 def _choice(var: str, value: str, choices: tuple[str, ...]) -> None:
@@ -141,6 +268,10 @@ def _parse(name: str, raw: str, kind: Any) -> Any:
     var = f"NUDGE_{name.upper()}"
     kind = str(kind)
     try:
+        if kind.startswith("bool"):
+            return _parse_bool(raw)
+        if kind.startswith("Secret"):
+            return Secret(raw)
         if kind.startswith("int"):
             return int(raw)
         if kind.startswith("float"):
@@ -155,3 +286,12 @@ def _parse(name: str, raw: str, kind: Any) -> Any:
     except ValueError as exc:
         raise SettingsError(f"{var}={raw!r}: {exc}") from None
     return raw
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")

@@ -8,6 +8,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.runtime.inspect import quix_changelog_topic
+from streams.runtime.kafka import make_admin
 from streams.runtime.settings import TOPIC_KINDS, USER_KEYED, Settings
 
 __all__ = [
@@ -54,7 +55,7 @@ def changelog_spec(settings: Settings) -> NewTopic:
 def ensure_changelog(settings: Settings, timeout_seconds: float = 30) -> bool:
     """Create the changelog topic when missing (the worker calls this before it joins its
     group); True when it was created now."""
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    admin = make_admin(settings)
     spec = changelog_spec(settings)
     try:
         admin.create_topics([spec], operation_timeout=timeout_seconds)[spec.topic].result(
@@ -73,7 +74,7 @@ def create_topics(settings: Settings, timeout_seconds: float = 30) -> list[Topic
     Raises ValueError when an existing user-keyed topic has another partition count,
     because co-partitioning would silently break.
     """
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    admin = make_admin(settings)
     specs = topic_specs(settings)
     futures = admin.create_topics(specs, operation_timeout=timeout_seconds)
     reports = []
@@ -105,7 +106,7 @@ def _check_partitions(admin: AdminClient, settings: Settings, timeout_seconds: f
 def delete_app_topics(settings: Settings, timeout_seconds: float = 30) -> list[str]:
     """Delete the topics of one throw-away deployment: those named with its topic prefix
     and the worker's own (changelog, assignor), named after its app id. Returns them."""
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    admin = make_admin(settings)
     names = sorted(
         name
         for name in admin.list_topics(timeout=timeout_seconds).topics

@@ -48,7 +48,7 @@ def lock_state_dir(state_dir: Path) -> IO[str]:
 def run_worker(settings: Settings) -> None:
     """Serve ``/metrics``, then process until SIGTERM or Ctrl-C."""
     lock = lock_state_dir(Path(settings.state_dir))
-    require_broker(settings.bootstrap_servers, timeout_seconds=30)
+    require_broker(settings, timeout_seconds=30)
     create_topics(settings)  # idempotent; checks co-partitioning before the group forms
     holder = EngineHolder(build_engine(settings))
     metrics = Metrics()

@@ -61,9 +61,9 @@ def test_abtest_through_kafka_equals_offline_and_is_significant(
 
 def _left_behind(settings: Settings) -> list[str]:
     """The run's topics still listed, after giving the deletion a few seconds."""
-    from confluent_kafka.admin import AdminClient
+    from streams.runtime.kafka import make_admin
 
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    admin = make_admin(settings)
     for _ in range(20):
         left = [t for t in admin.list_topics(timeout=10).topics if "abtest-" in t]
         if not left:

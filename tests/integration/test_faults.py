@@ -51,7 +51,7 @@ class Decisions:
     stop: threading.Event = field(default_factory=threading.Event)
 
     def follow(self) -> None:
-        consumer = make_consumer(self.settings.bootstrap_servers)
+        consumer = make_consumer(self.settings)
         assign_from_beginning(consumer, [self.settings.topic("decisions")])
         try:
             while not self.stop.is_set():
@@ -77,7 +77,7 @@ class Driver:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.producer = make_producer(settings.bootstrap_servers)
+        self.producer = make_producer(settings)
         self.rng = random.Random(42)
         self.expected: dict[str, Counter[str]] = defaultdict(Counter)
         self.sent: Counter[str] = Counter()

@@ -215,7 +215,7 @@ def drive_traffic(settings: Settings, worker: WorkerProcess) -> dict[str, float]
             settings, "decision-requests", [(b"user-x", b"{not json")] * 2
         )
         messages = read_topic(
-            settings.bootstrap_servers, settings.topic("decisions"),
+            settings, settings.topic("decisions"),
             expect=60 * (round_ + 1), idle_seconds=5, timeout_seconds=120,
         )  # fmt: skip
         decisions = [json.loads(m.value()) for m in messages][60 * round_ :]

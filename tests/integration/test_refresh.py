@@ -51,7 +51,7 @@ def _requests(start: int, count: int) -> list[dict]:
 
 def _decisions(settings: Settings, expect: int) -> list[dict]:
     topic = settings.topic("decisions")
-    messages = read_topic(settings.bootstrap_servers, topic, expect=expect, timeout_seconds=90)
+    messages = read_topic(settings, topic, expect=expect, timeout_seconds=90)
     return [json.loads(m.value()) for m in messages]
 
 
@@ -96,7 +96,7 @@ def test_announced_model_is_swapped_in_and_a_corrupt_one_is_refused(
 
         decisions = [
             json.loads(m.value())
-            for m in read_topic(settings.bootstrap_servers, settings.topic("decisions"),
+            for m in read_topic(settings, settings.topic("decisions"),
                                 expect=280, timeout_seconds=90)
         ]  # fmt: skip
         requests = {d["request_id"] for d in decisions}

@@ -89,6 +89,6 @@ def test_an_export_replayed_into_kafka_is_applied_once(
     assert sum(s.reward_sum for s in stats) == pytest.approx(0.1 * clicks) and clicks > 0
     logged = {
         msgspec.json.decode(m.value())["decision_id"]
-        for m in read_to_end(settings.bootstrap_servers, settings.topic("decisions"))
+        for m in read_to_end(settings, settings.topic("decisions"))
     }
     assert {e.decision_id for e in events if isinstance(e, Decision)} <= logged

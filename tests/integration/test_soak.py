@@ -32,7 +32,7 @@ def rss_bytes(pid: int) -> int:
 
 
 def steady_traffic(settings: Settings, stop: threading.Event) -> int:
-    producer = make_producer(settings.bootstrap_servers)
+    producer = make_producer(settings)
     sent, started = 0, time.monotonic()
     while not stop.is_set():
         due = int((time.monotonic() - started) * RATE_PER_SECOND)

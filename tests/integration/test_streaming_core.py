@@ -41,7 +41,7 @@ def request(i: int, user: str) -> dict[str, Any]:
 
 def read_json(settings: Settings, kind: str, expect: int, idle: float = 8.0) -> list[dict]:
     messages = read_topic(
-        settings.bootstrap_servers,
+        settings,
         settings.topic(kind),
         expect=expect,
         idle_seconds=idle,

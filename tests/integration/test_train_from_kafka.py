@@ -85,9 +85,7 @@ def test_train_from_kafka_equals_train_from_the_log_and_serves_metrics(
     assert 'nudge_model_refresh_total{outcome="skipped"}' in metrics
     announced = [
         json.loads(m.value())
-        for m in read_topic(
-            kafka_settings.bootstrap_servers, kafka_settings.topic("model-updates"), expect=1
-        )
+        for m in read_topic(kafka_settings, kafka_settings.topic("model-updates"), expect=1)
     ]
     assert [a["version"] for a in announced] == [first["version"]]
 

@@ -114,3 +114,34 @@ def test_train_command_writes_a_version(tmp_path: Path, capsys: pytest.CaptureFi
     assert summary["outcome"] == "published" and summary["version"] == "cli-1"
     assert (tmp_path / "models" / "cli-1" / "MANIFEST.json").is_file()
     assert main(["train", "--model-dir", str(tmp_path)]) == 2  # no data source
+
+
+def test_announced_paths_outside_the_model_dir_are_refused(
+    fitted: FitResult, tmp_path: Path
+) -> None:
+    """A valid artifact outside the model directory -- named directly, through a symlink
+    inside it, or by a version that climbs out -- is never loaded, and is counted."""
+    model_dir, elsewhere = tmp_path / "models", tmp_path / "elsewhere"
+    model_dir.mkdir()
+    outside = write(fitted, elsewhere)  # a good model "a", but not where models live
+    (model_dir / "link").symlink_to(outside, target_is_directory=True)
+    refresher, holder, metrics = _refresher(model_dir)
+    exposed = metrics.registry.get_sample_value("nudge_model_refresh_total", {"outcome": "refused"})
+    assert exposed == 0.0  # before the first refusal: a rate exists from the start
+
+    def update(message: dict[str, str]) -> str:
+        return asyncio.run(refresher.apply_update(json.dumps(message).encode()))
+
+    refused = [
+        {"version": "a", "path": str(outside)},
+        {"version": "a", "path": str(model_dir / "link")},
+        {"version": "a", "path": str(model_dir / ".." / "elsewhere" / "a")},
+        {"version": "../elsewhere/a"},
+    ]
+    assert [update(m) for m in refused] == ["refused"] * 4
+    assert holder.engine.scorer.version != "a" and holder.swaps == []
+    assert _count(metrics, "refused") == 4 and _count(metrics, "failed") == 0
+
+    inside = write(fitted, model_dir)  # the same artifact where it belongs is swapped in
+    assert update({"version": "a", "path": str(inside)}) == "swapped"
+    assert holder.engine.scorer.version == "a"

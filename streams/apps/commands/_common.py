@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from streams.runtime.settings import Settings
+from streams.runtime.settings import SASL_MECHANISMS, SECURITY_PROTOCOLS, Settings
 
 __all__ = [
     "add_columns_flag",
@@ -32,6 +33,44 @@ def add_kafka_flags(parser: argparse.ArgumentParser) -> None:
         "--partitions",
         type=int,
         help="partitions of every user-keyed topic (env NUDGE_PARTITIONS, default 4)",
+    )
+    _add_security_flags(parser)
+
+
+def _add_security_flags(parser: argparse.ArgumentParser) -> None:
+    """TLS and SASL. The password has no flag (a command line is visible to every user of
+    the machine in ``ps``): NUDGE_SASL_PASSWORD, or a file named here or in the env."""
+    group = parser.add_argument_group("kafka security (secured clusters)")
+    group.add_argument(
+        "--security-protocol",
+        choices=SECURITY_PROTOCOLS,
+        help="env NUDGE_SECURITY_PROTOCOL, default PLAINTEXT",
+    )
+    group.add_argument("--sasl-mechanism", choices=SASL_MECHANISMS, help="env NUDGE_SASL_MECHANISM")
+    group.add_argument("--sasl-username", help="env NUDGE_SASL_USERNAME")
+    group.add_argument(
+        "--sasl-password-file",
+        type=Path,
+        metavar="FILE",
+        help="file holding the SASL password (env NUDGE_SASL_PASSWORD_FILE; or the password "
+        "itself in NUDGE_SASL_PASSWORD)",
+    )
+    for name, what in (("ca", "CA certificate(s) the broker's certificate is checked against, "
+                        "PEM; default: the system's"),
+                       ("cert", "client certificate for mutual TLS, PEM"),
+                       ("key", "client private key for mutual TLS, PEM")):  # fmt: skip
+        group.add_argument(
+            f"--ssl-{name}-file",
+            type=Path,
+            metavar="FILE",
+            help=f"{what} (env NUDGE_SSL_{name.upper()}_FILE)",
+        )
+    group.add_argument(
+        "--ssl-check-hostname",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="check the broker's name against its certificate (env NUDGE_SSL_CHECK_HOSTNAME, "
+        "default true)",
     )
 
 
@@ -71,11 +110,12 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
-    """Settings from the environment, overridden by whichever flags this command has."""
+def settings_from(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the environment (``os.environ`` unless ``env``), overridden by
+    whichever flags this command has."""
     names = Settings.__dataclass_fields__.keys()
     flags = {k: v for k, v in vars(args).items() if k in names}
-    return Settings.from_env(**flags)
+    return Settings.from_env(env, **flags)
 
 
 def read_log_checked(path: Path, columns: Path | None) -> Any:

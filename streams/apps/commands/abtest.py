@@ -118,7 +118,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.through == "kafka" and not own_broker:
         from streams.runtime.kafka import require_broker
 
-        require_broker(settings.bootstrap_servers)  # before the minutes of preparation
+        require_broker(settings)  # before the minutes of preparation
     out_dir = args.out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     progress = not args.quiet

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
 from streams.runtime.broker import LocalBroker
@@ -23,6 +24,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     start.add_argument("--port", type=int, default=9092, help="client port (default 9092)")
     start.add_argument("--controller-port", type=int, help="KRaft controller port (default: free)")
     start.add_argument("--timeout", type=float, default=90, help="seconds to wait for readiness")
+    start.add_argument(
+        "--secure",
+        action="store_true",
+        help="TLS + SASL/SCRAM-SHA-512 clients only: makes a CA, a broker certificate and a "
+        "user 'nudge' (first start of a data dir) and prints the NUDGE_* settings a client "
+        "needs, as export lines",
+    )
     start.set_defaults(func=_start)
     stop = actions.add_parser("stop", help="stop the broker started from --data-dir")
     stop.set_defaults(func=_stop)
@@ -38,9 +46,27 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _start(args: argparse.Namespace) -> int:
-    broker = LocalBroker(args.data_dir, args.port, args.controller_port)
-    print(broker.start(timeout_seconds=args.timeout))
+    broker = LocalBroker(args.data_dir, args.port, args.controller_port, secure=args.secure)
+    address = broker.start(timeout_seconds=args.timeout)
+    if not args.secure:
+        print(address)
+        return 0
+    # What a client needs, ready for `eval "$(nudge broker start --secure)"`: the password
+    # as its file's path, never its value.
+    for name, value in broker.client_settings().to_env().items():
+        if name in _CLIENT_VARIABLES:
+            print(f"export {name}={shlex.quote(value)}")
     return 0
+
+
+_CLIENT_VARIABLES = (
+    "NUDGE_BOOTSTRAP_SERVERS",
+    "NUDGE_SECURITY_PROTOCOL",
+    "NUDGE_SASL_MECHANISM",
+    "NUDGE_SASL_USERNAME",
+    "NUDGE_SASL_PASSWORD_FILE",
+    "NUDGE_SSL_CA_FILE",
+)
 
 
 def _stop(args: argparse.Namespace) -> int:

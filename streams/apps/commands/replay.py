@@ -143,14 +143,14 @@ def _kafka(args: argparse.Namespace, settings: Settings, events: Iterator, updat
     from streams.apps.replay import KafkaReplay
     from streams.runtime.kafka import make_producer, require_broker
 
-    require_broker(settings.bootstrap_servers)
+    require_broker(settings)
     checkpoint = args.checkpoint or args.log.with_name(
         f"{args.log.name}.{settings.topic_prefix}replay.json"
     )
     from streams.apps.logged import as_logged
 
     kinds = ("decision-requests", "decisions", "impressions", "conversions")
-    producer = make_producer(settings.bootstrap_servers, **{"linger.ms": 20})
+    producer = make_producer(settings, **{"linger.ms": 20})
     feed = None if args.no_gate else _DecisionFeed(settings)
     replay = KafkaReplay(
         sink=producer,
@@ -182,7 +182,7 @@ class _DecisionFeed:
     def __init__(self, settings: Settings) -> None:
         from streams.runtime.kafka import assign_from_beginning, make_consumer
 
-        self._consumer = make_consumer(settings.bootstrap_servers)
+        self._consumer = make_consumer(settings)
         assign_from_beginning(self._consumer, [settings.topic("decisions")])
         self._decode = msgspec.json.Decoder(_EventId).decode
 
@@ -213,7 +213,7 @@ def _scan(settings: Settings, next_offsets: dict[str, dict[str, int]]) -> set[st
     ]
     if not wanted:
         return set()
-    consumer = make_consumer(settings.bootstrap_servers)
+    consumer = make_consumer(settings)
     ends = {
         (tp.topic, tp.partition): consumer.get_watermark_offsets(tp, timeout=20)[1] for tp in wanted
     }

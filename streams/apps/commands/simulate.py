@@ -116,7 +116,7 @@ def _run_live(args: argparse.Namespace) -> int:
     from streams.runtime.kafka import require_broker
 
     settings = settings_from(args)
-    require_broker(settings.bootstrap_servers)
+    require_broker(settings)
     print(run_live(settings, config, max_requests=args.requests))
     return 0
 

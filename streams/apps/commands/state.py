@@ -41,7 +41,7 @@ def _show(args: argparse.Namespace) -> int:
     if state is None and args.source in ("auto", "changelog"):
         from streams.runtime.kafka import require_broker
 
-        require_broker(settings.bootstrap_servers)
+        require_broker(settings)
         state = read_from_changelog(settings, args.user_id)
     if state is None:
         print(f"nudge: no state for user {args.user_id!r}")

@@ -26,7 +26,7 @@ def _create(args: argparse.Namespace) -> int:
     from streams.runtime.kafka import require_broker
 
     settings = settings_from(args)
-    require_broker(settings.bootstrap_servers)
+    require_broker(settings)
     for report in create_topics(settings):
         state = "created" if report.created else "exists"
         print(f"{report.name}\t{report.partitions}\t{state}")

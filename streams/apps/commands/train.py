@@ -182,7 +182,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.from_kafka:
         from streams.runtime.kafka import require_broker
 
-        require_broker(settings.bootstrap_servers)
+        require_broker(settings)
     announce = args.announce if args.announce is not None else bool(args.every)
     if not args.every:
         return _round(args, settings, announce, strict=True)
