@@ -189,14 +189,17 @@ class _Join:
 
     def _impress(self, state: UserState, impression: Impression) -> UserState:
         record = find_decision(state, impression.decision_id)
-        if record is not None and record.arm_id != impression.arm_id:
+        if record is None:  # the engine's rule: an orphan, not evidence for the arm
+            self.skipped["impression_unknown_decision"] += 1
+            return state
+        if record.arm_id != impression.arm_id:
             self.skipped["impression_arm_mismatch"] += 1
             return state
-        if record is not None and record.impressed_ms is not None:
+        if record.impressed_ms is not None:
             self.skipped["impression_duplicate"] += 1
             return state
         pending = self.pending.get(impression.decision_id)
-        if record is not None and pending is not None:
+        if pending is not None:
             pending.impressed_ms = impression.ts
         return impress(state, record, impression, self.rule.half_life_seconds)
 

@@ -47,11 +47,14 @@ from state import (
     mark_applied,
 )
 
-__all__ = ["Engine", "EngineConfig", "Outcome", "Source", "StepResult"]
+__all__ = ["ORPHAN_IMPRESSION", "Engine", "EngineConfig", "Outcome", "Source", "StepResult"]
 __all__ += ["decision_id_for", "rng_for"]
 
 
 _CACHED_CANDIDATE_SETS = 256  # distinct candidate lists whose lookups are kept per engine
+
+
+ORPHAN_IMPRESSION = "orphan_impression_unknown_decision"
 
 
 class Outcome(StrEnum):
@@ -369,9 +372,11 @@ class Engine:
         if impression.arm_id not in self.catalog:
             return StepResult(state, Outcome.REJECTED, reason="unknown_arm")
         record = find_decision(state, impression.decision_id)
-        if record is not None and record.arm_id != impression.arm_id:
+        if record is None:  # no such decision (or one too old to remember): not evidence
+            return StepResult(state, Outcome.ORPHAN, reason=ORPHAN_IMPRESSION)
+        if record.arm_id != impression.arm_id:
             return StepResult(state, Outcome.REJECTED, reason="arm_mismatch")
-        if record is not None and record.impressed_ms is not None:
+        if record.impressed_ms is not None:
             return StepResult(state, Outcome.DUPLICATE, reason="already_impressed")
         new_state = impress(state, record, impression, self.config.half_life_seconds)
         return StepResult(new_state, Outcome.APPLIED, arm_id=impression.arm_id)

@@ -83,6 +83,13 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.orphan_impressions = Counter(
+            "nudge_orphan_impressions_total",
+            "Impressions of a decision this user's state does not hold, by reason (counted, "
+            "dead-lettered, never applied to an arm).",
+            ["reason"],
+            registry=r,
+        )
         self.rewards = Counter(
             "nudge_conversions_attributed_total",
             "Conversion events credited to an arm, by conversion kind and strategy family.",
@@ -133,5 +140,7 @@ class Metrics:
                 self.decisions.labels(policy, explored)
         for reason in reasons:
             self.dead_letters.labels(reason)
+            if reason.startswith("orphan_impression"):
+                self.orphan_impressions.labels(reason)
         for outcome in ("swapped", "failed"):
             self.catalog_reloads.labels(outcome)

@@ -149,7 +149,10 @@ class EventProcessor:
             rejection = Rejection(result.reason, f"{kind} event refused")
             outputs.append(self._reject(kind, source, key, value, rejection))
             if result.outcome is Outcome.ORPHAN:
-                self._inc(self.metrics.orphan_conversions, result.reason)
+                orphans = self.metrics.orphan_conversions
+                if kind == "impressions":
+                    orphans = self.metrics.orphan_impressions
+                self._inc(orphans, result.reason)
         else:
             self._count(kind, result.outcome.value)
             if result.outcome is Outcome.APPLIED and result.arm_id is not None:

@@ -61,6 +61,7 @@ REJECTION_REASONS = (
     "arm_mismatch",
     "unknown_conversion_kind",
     "orphan_unknown_decision",
+    "orphan_impression_unknown_decision",
     "orphan_no_impression",
     "orphan_no_nudge",
     "orphan_outside_window",

@@ -6,7 +6,14 @@ import msgspec
 import pytest
 
 from model.bandit import build_policy
-from model.engine import Engine, EngineConfig, Outcome, StepResult, decision_id_for
+from model.engine import (
+    ORPHAN_IMPRESSION,
+    Engine,
+    EngineConfig,
+    Outcome,
+    StepResult,
+    decision_id_for,
+)
 from model.events import Event
 from model.guardrails import Guardrails
 from model.scoring import ConstantScorer
@@ -190,6 +197,15 @@ def test_an_impression_is_counted_once_per_decision() -> None:
     assert user.show(result).outcome is Outcome.DUPLICATE
     assert result.decision is not None
     assert user.arm(result.decision.arm_id).impressions == 1
+
+
+def test_an_impression_of_a_decision_the_user_never_got_is_an_orphan() -> None:
+    user = User(_engine())
+    arm = small_catalog().arm_ids[0]
+    outcomes = [user.step(user.events.impression("d-never-made", arm), IMP) for _ in range(3)]
+    assert [r.outcome for r in outcomes] == [Outcome.ORPHAN] * 3
+    assert {r.reason for r in outcomes} == {ORPHAN_IMPRESSION}
+    assert user.arm(arm).impressions == 0  # three such impressions used to count as 3.0
 
 
 def test_decision_id_is_deterministic_from_the_request() -> None:

@@ -25,12 +25,24 @@ def test_population_sums_each_events_change_per_arm() -> None:
     for user in ("a", "b"):
         state = UserState()
         for offset in range(3):
+            # an impression counts only for a decision the user's state holds
+            request = DecisionRequest(
+                schema_version=1,
+                event_id=f"r{user}{offset}",
+                ts=offset,
+                user_id=user,
+                context={"risk_tolerance": 5},
+                candidates=[arm],
+            )
+            decided = engine.step(state, request, Source("req", 0, offset))
+            assert decided.decision is not None
+            state = decided.state
             event = Impression(
                 schema_version=1,
                 event_id=f"{user}{offset}",
                 ts=offset,
                 user_id=user,
-                decision_id=f"d{user}{offset}",
+                decision_id=decided.decision.decision_id,
                 arm_id=arm,
             )
             result = engine.step(state, event, Source("imp", 0, offset))
