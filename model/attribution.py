@@ -31,6 +31,7 @@ from typing import Any
 
 from model.events import Conversion, Decision, DecisionRequest, Impression, LogEvent
 from model.reward import (
+    DEFAULT_ATTRIBUTION_WINDOW_SECONDS,
     DEFAULT_REWARD_WEIGHTS,
     already_credited,
     attribute,
@@ -56,7 +57,7 @@ class AttributionRule:
     )
     success_kinds: frozenset[str] = frozenset({"purchase"})
     reward_cap: float = 1.0
-    window_seconds: float = 7 * 24 * 3600
+    window_seconds: float = DEFAULT_ATTRIBUTION_WINDOW_SECONDS
     half_life_seconds: float | None = None
     purchase_kinds: frozenset[str] = frozenset({"purchase"})
     max_decisions_kept: int = 64

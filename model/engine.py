@@ -26,6 +26,7 @@ from model.catalog import Catalog
 from model.events import SCHEMA_VERSION, Conversion, Decision, DecisionRequest, Event, Impression
 from model.guardrails import Guardrails, screen
 from model.reward import (
+    DEFAULT_ATTRIBUTION_WINDOW_SECONDS,
     DEFAULT_REWARD_WEIGHTS,
     already_credited,
     attribute,
@@ -108,7 +109,7 @@ class EngineConfig:
     )
     success_kinds: frozenset[str] = frozenset({"purchase"})
     reward_cap: float = 1.0
-    attribution_window_seconds: float = 7 * 24 * 3600
+    attribution_window_seconds: float = DEFAULT_ATTRIBUTION_WINDOW_SECONDS
     max_decisions_kept: int = 64
     purchase_kinds: frozenset[str] = frozenset({"purchase"})
     half_life_seconds: float | None = None

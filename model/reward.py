@@ -36,6 +36,7 @@ from state import (
 )
 
 __all__ = [
+    "DEFAULT_ATTRIBUTION_WINDOW_SECONDS",
     "DEFAULT_REWARD_WEIGHTS",
     "MAX_CREDITED",
     "already_credited",
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 DEFAULT_REWARD_WEIGHTS: Mapping[str, float] = {"click": 0.1, "dwell": 0.2, "purchase": 1.0}
+DEFAULT_ATTRIBUTION_WINDOW_SECONDS = 7 * 24 * 3600.0  # serving, training and evaluation
 MAX_CREDITED = 32  # conversion event ids remembered per decision
 
 

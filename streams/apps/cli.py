@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from confluent_kafka import KafkaException
 
+from streams.apps.commands._common import CommandError
 from streams.runtime.broker import BrokerError
 from streams.runtime.settings import SettingsError
 
@@ -44,10 +45,6 @@ NUDGE_POLICY_PARAMS='{"epsilon": 0.1}'. Flags win over the environment.
 """
 
 
-class CommandError(Exception):
-    """A failure the user can act on; printed as one line, exit status 2."""
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nudge", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter
@@ -76,9 +73,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Through the imported module, not this ``__main__`` copy: the commands raise
-    # ``streams.apps.cli.CommandError``, which ``__main__.main`` would not catch (a
-    # traceback instead of one line under ``python -m streams.apps.cli``).
-    from streams.apps.cli import main as _main
-
-    sys.exit(_main())
+    sys.exit(main())

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from streams.runtime.settings import Settings
+from streams.runtime.settings import Settings, process_environment
 
 __all__ = ["Children", "child_env"]
 
@@ -26,7 +26,7 @@ def child_env(
     """The environment that makes a ``nudge`` child process use ``settings``. The parent's
     own ``NUDGE_*`` settings are dropped first: one that ``settings`` leaves unset (a SASL
     user, a password) must not reach a child meant for another cluster."""
-    environ = os.environ if environ is None else environ
+    environ = process_environment() if environ is None else environ
     inherited = {k: v for k, v in environ.items() if k not in Settings.variables()}
     return {**inherited, **settings.to_env(), "NUDGE_LOG_LEVEL": log_level}
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streams.runtime.secure_broker import CLIENT_USER, MECHANISM, secure_files, secure_properties
-from streams.runtime.settings import Settings
+from streams.runtime.settings import Settings, env_value
 
 __all__ = ["BrokerError", "LocalBroker", "ensure_jars", "free_port", "kafka_home"]
 
@@ -31,7 +31,7 @@ class BrokerError(RuntimeError):
 
 def kafka_home() -> Path:
     """``deploy/kafka`` of this checkout, or ``$NUDGE_KAFKA_HOME``."""
-    env = os.environ.get("NUDGE_KAFKA_HOME")
+    env = env_value("NUDGE_KAFKA_HOME")
     return Path(env) if env else Path(__file__).resolve().parents[2] / "deploy" / "kafka"
 
 

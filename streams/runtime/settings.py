@@ -13,7 +13,11 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from model.reward import DEFAULT_ATTRIBUTION_WINDOW_SECONDS
+
 __all__ = [
+    "env_value",
+    "process_environment",
     "CONNECTION_FIELDS",
     "ENGINES",
     "LOG_LEVELS",
@@ -62,6 +66,16 @@ CONNECTION_FIELDS = (
 )
 
 
+def env_value(name: str) -> str | None:
+    """One variable of this process's environment (the module's one other reader)."""
+    return os.environ.get(name)
+
+
+def process_environment() -> dict[str, str]:
+    """A copy of this process's environment, for the children it starts."""
+    return dict(os.environ)
+
+
 class SettingsError(ValueError):
     """A setting has a value it cannot take; the message names the variable."""
 
@@ -97,7 +111,7 @@ class Settings:
     policy: str = "thompson"
     policy_params: Mapping[str, Any] = field(default_factory=dict)
     max_event_bytes: int = 64 * 1024
-    attribution_window_seconds: float = 7 * 24 * 3600
+    attribution_window_seconds: float = DEFAULT_ATTRIBUTION_WINDOW_SECONDS
     half_life_seconds: float | None = None
     reward_weights: Mapping[str, float] = field(
         default_factory=lambda: {"click": 0.1, "dwell": 0.2, "purchase": 1.0}

@@ -11,12 +11,17 @@ from typing import Any
 from streams.runtime.settings import SASL_MECHANISMS, SECURITY_PROTOCOLS, Settings
 
 __all__ = [
+    "CommandError",
     "add_columns_flag",
     "add_kafka_flags",
     "add_policy_flags",
     "read_log_checked",
     "settings_from",
 ]
+
+
+class CommandError(Exception):
+    """A failure the user can act on; printed as one line, exit status 2 (by the CLI)."""
 
 
 def add_kafka_flags(parser: argparse.ArgumentParser) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from streams.apps.commands._common import _json_object, add_kafka_flags, settings_from
+from streams.runtime.settings import env_value
 
 HELP = """\
 A/B test on the simulator. Users are split at random into a rule-based group A (the
@@ -114,7 +114,7 @@ def _run(args: argparse.Namespace) -> int:
         model_dir=args.model_dir,
     )
     settings = settings_from(args)
-    own_broker = args.bootstrap_servers is None and "NUDGE_BOOTSTRAP_SERVERS" not in os.environ
+    own_broker = args.bootstrap_servers is None and env_value("NUDGE_BOOTSTRAP_SERVERS") is None
     if args.through == "kafka" and not own_broker:
         from streams.runtime.kafka import require_broker
 

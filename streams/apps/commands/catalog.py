@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from model.catalog import load_catalog
-from streams.apps.commands._common import add_columns_flag
+from streams.apps.commands._common import add_columns_flag, settings_from
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -52,14 +52,13 @@ def _from_log(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from streams.apps.cli import CommandError
-    from streams.runtime.settings import Settings
+    from streams.apps.commands._common import CommandError
 
     if args.from_log is not None:
         return _from_log(args)
     if args.columns is not None or args.out is not None:
         raise CommandError("--columns and --out go with --from-log LOG")
-    path = args.catalog or Settings.from_env().catalog_path
+    path = args.catalog or settings_from(args).catalog_path
     catalog = load_catalog(path)
     if args.json:
         rows = [

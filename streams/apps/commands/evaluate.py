@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from streams.apps.commands._common import add_columns_flag, read_log_checked
+from streams.apps.commands._common import add_columns_flag, read_log_checked, settings_from
 
 HELP = """\
 Evaluate a target policy on a logged log without deploying it. Arms are the log's own
@@ -106,9 +106,8 @@ def _arms(args: argparse.Namespace, env: Any) -> Any:
 
 def _rule(args: argparse.Namespace) -> Any:
     from model.attribution import AttributionRule
-    from streams.runtime.settings import Settings
 
-    settings = Settings.from_env()
+    settings = settings_from(args)
     window: dict[str, Any] = {
         "window_seconds": settings.attribution_window_seconds,
         "half_life_seconds": settings.half_life_seconds,

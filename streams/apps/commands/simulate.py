@@ -87,7 +87,6 @@ def build_environment(args: argparse.Namespace):
     """The simulator world of ``--users``, ``--seed`` and ``--catalog``/``--arms``."""
     from model.catalog import load_catalog
     from model.simulator import Environment, synthetic_catalog
-    from streams.runtime.settings import Settings
 
     if args.arms:
         try:
@@ -96,7 +95,7 @@ def build_environment(args: argparse.Namespace):
             raise ValueError(f"--arms must look like 40x25, got {args.arms!r}") from None
         catalog = synthetic_catalog(products, strategies, seed=args.seed)
     else:
-        path = args.catalog_path or Settings.from_env().catalog_path
+        path = settings_from(args).catalog_path
         catalog = load_catalog(path)
     return Environment.build(args.users, catalog=catalog, seed=args.seed)
 

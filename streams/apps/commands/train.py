@@ -160,7 +160,7 @@ def _time_ms(text: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from streams.apps.cli import CommandError
+    from streams.apps.commands._common import CommandError
 
     if (args.input is None) == (not args.from_kafka):
         raise CommandError("give exactly one of --input PATH or --from-kafka")
@@ -218,7 +218,7 @@ def _round(
     from model.attribution import AttributionRule
     from model.catalog import load_catalog
     from model.twotower.train import TrainConfig
-    from streams.apps.cli import CommandError
+    from streams.apps.commands._common import CommandError
     from streams.apps.training import (
         TrainOptions,
         events_in_window,
