@@ -100,3 +100,16 @@ def test_kafka_commands_fail_fast_with_one_line_when_no_broker_answers(
     assert main([*args, "--bootstrap-servers", address]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(f"nudge: error: no Kafka broker at {address}"), err
+
+
+def test_a_bad_flag_is_named_as_the_flag_a_bad_variable_as_the_variable(
+    capsys: pytest.CaptureFixture,
+) -> None:
+    assert main(["topics", "create", "--partitions", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "nudge: error: --partitions must be >= 1, got 0"
+    parser = build_parser()
+    from streams.apps.commands._common import settings_from
+
+    args = parser.parse_args(["topics", "create"])
+    with pytest.raises(SettingsError, match="^NUDGE_PARTITIONS must be >= 1"):
+        settings_from(args, env={"NUDGE_PARTITIONS": "0"})

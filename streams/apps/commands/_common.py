@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from streams.runtime.settings import SASL_MECHANISMS, SECURITY_PROTOCOLS, Settings
+from streams.runtime.settings import SASL_MECHANISMS, SECURITY_PROTOCOLS, Settings, SettingsError
 
 __all__ = [
     "CommandError",
@@ -120,7 +120,20 @@ def settings_from(args: argparse.Namespace, env: Mapping[str, str] | None = None
     whichever flags this command has."""
     names = Settings.__dataclass_fields__.keys()
     flags = {k: v for k, v in vars(args).items() if k in names}
-    return Settings.from_env(env, **flags)
+    try:
+        return Settings.from_env(env, **flags)
+    except SettingsError as exc:
+        raise _named_by_flag(exc, [k for k, v in flags.items() if v is not None]) from None
+
+
+def _named_by_flag(error: SettingsError, given: list[str]) -> SettingsError:
+    """The error names the flag the user typed, not the variable it stands for."""
+    message = str(error)
+    for name in given:
+        variable = f"NUDGE_{name.upper()}"
+        if message.startswith(variable):
+            return SettingsError(message.replace(variable, f"--{name.replace('_', '-')}", 1))
+    return error
 
 
 def read_log_checked(path: Path, columns: Path | None) -> Any:
