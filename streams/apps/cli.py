@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "streams.apps.commands.replay",
     "streams.apps.commands.evaluate",
     "streams.apps.commands.abtest",
+    "streams.apps.commands.schema",
 )
 
 DESCRIPTION = """\
