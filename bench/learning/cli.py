@@ -33,8 +33,11 @@ RESULTS = Path("bench/results")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench learning", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p = argparse.ArgumentParser(
+        prog="python -m bench learning",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 81 arms, small")
     p.add_argument("--seeds", type=int, nargs="+", help="seeds (0 1 2)")
     p.add_argument("--arms", type=int, nargs="+", help="catalog sizes (81 200)")
@@ -86,8 +89,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         run = run_catalog(n, sizes, peers)
         summary = summarise(run["results"])
         report["catalogs"][f"{n} arms"] = {"summary": summary, "groups": run["groups"]}
-        print(table(f"\n{n} arms ({len(sizes.seeds)} seeds, {sizes.n_rounds} rounds)", summary,
-                    run["groups"]), flush=True)  # fmt: skip
+        print(
+            table(
+                f"\n{n} arms ({len(sizes.seeds)} seeds, {sizes.n_rounds} rounds)",
+                summary,
+                run["groups"],
+            ),
+            flush=True,
+        )
     report["engine_us_per_decision"] = engine_timing(sizes, 500 if args.quick else 2_000)
     if not args.skip_confounding:
         report["confounding"] = bench_confounding(sizes)

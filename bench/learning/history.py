@@ -29,6 +29,7 @@ class History:
     arms: np.ndarray
     rewards: np.ndarray
     propensity: np.ndarray
+    randomized: np.ndarray | None = None  # per round; None: all randomized
 
     def __len__(self) -> int:
         return len(self.users)
@@ -54,22 +55,40 @@ def examples_of(history: History) -> list[Example]:
     states: dict[int, dict[str, ArmStats]] = {}
     contexts: dict[int, dict] = {}
     out = []
-    for k, (u, a, r, p) in enumerate(
-        zip(history.users.tolist(), history.arms.tolist(), history.rewards, history.propensity)
+    randomized = history.randomized
+    if randomized is None:
+        randomized = np.ones(len(history), bool)
+    for k, (u, a, r, p, rand) in enumerate(
+        zip(
+            history.users.tolist(),
+            history.arms.tolist(),
+            history.rewards,
+            history.propensity,
+            randomized.tolist(),
+            strict=True,
+        )
     ):
         arms = states.setdefault(u, {})
         context = contexts.setdefault(u, env.context(u))
         out.append(
             Example(
-                user_id=env.user_id(u), ts_ms=k, decision_id=f"h{k}", arm_id=ids[a],
-                context=context, state=UserState(arms=dict(arms)), label=int(r),
-                propensity=float(p), randomized=True,
+                user_id=env.user_id(u),
+                ts_ms=k,
+                decision_id=f"h{k}",
+                arm_id=ids[a],
+                context=context,
+                state=UserState(arms=dict(arms)),
+                label=int(r),
+                propensity=float(p),
+                randomized=rand,
             )
-        )  # fmt: skip
+        )
         old = arms.get(ids[a], ArmStats())
         arms[ids[a]] = ArmStats(
-            impressions=old.impressions + 1, conversions=old.conversions + r, reward_sum=old.reward_sum + r
-        )  # fmt: skip
+            impressions=old.impressions + 1,
+            conversions=old.conversions + r,
+            reward_sum=old.reward_sum + r,
+        )
     return out
 
 

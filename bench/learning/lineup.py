@@ -21,14 +21,22 @@ PEERS = ("vw", "linucb", "lints")
 Factory = Callable[[], Learner]
 
 
-def _nudge(world: World, name: str, policy: str, params: dict[str, Any], scorer: Scorer | None,
-           pooled: bool = False) -> tuple[str, Factory]:  # fmt: skip
+def _nudge(
+    world: World,
+    name: str,
+    policy: str,
+    params: dict[str, Any],
+    scorer: Scorer | None,
+    pooled: bool = False,
+) -> tuple[str, Factory]:
     return name, lambda: NudgeflowLearner(
         world, name, build_policy(policy, params), scorer, pooled=pooled
     )
 
 
-def _peers(world: World, history: History | None, peers: tuple[str, ...], tag: str) -> list[tuple[str, Factory]]:  # fmt: skip
+def _peers(
+    world: World, history: History | None, peers: tuple[str, ...], tag: str
+) -> list[tuple[str, Factory]]:
     out: list[tuple[str, Factory]] = []
     if "vw" in peers:
         out.append((f"VW squarecb{tag}", lambda: VWLearner(world, f"VW squarecb{tag}", history)))
@@ -39,16 +47,19 @@ def _peers(world: World, history: History | None, peers: tuple[str, ...], tag: s
     return out
 
 
-def history_lineup(world: World, history: History, scorer: Scorer, peers: tuple[str, ...]) -> list[tuple[str, Factory]]:  # fmt: skip
+def history_lineup(
+    world: World, history: History, scorer: Scorer, peers: tuple[str, ...]
+) -> list[tuple[str, Factory]]:
     """Everyone given the 100k-round history (nudgeflow: the two-tower trained on it)."""
     return [
         _nudge(world, "thompson (default) + two-tower", "thompson", {}, scorer),
         _nudge(world, "thompson s=50 + two-tower", "thompson", {"prior_strength": 50}, scorer),
-        _nudge(world, "epsilon-greedy 0.05 + two-tower", "epsilon-greedy", {"epsilon": 0.05},
-               scorer),
+        _nudge(
+            world, "epsilon-greedy 0.05 + two-tower", "epsilon-greedy", {"epsilon": 0.05}, scorer
+        ),
         _nudge(world, "ucb-model + two-tower", "ucb-model", {}, scorer),
         *_peers(world, history, peers, " + history"),
-    ]  # fmt: skip
+    ]
 
 
 def cold_lineup(world: World, peers: tuple[str, ...]) -> list[tuple[str, Factory]]:
@@ -58,7 +69,11 @@ def cold_lineup(world: World, peers: tuple[str, ...]) -> list[tuple[str, Factory
         _nudge(world, "thompson cold (pooled stats)", "thompson", {}, None, pooled=True),
         _nudge(world, "ucb1", "ucb1", {}, None),
         _nudge(world, "uniform", "uniform", {}, None),
-        ("rule-based", lambda: NudgeflowLearner(world, "rule-based", RuleBased(rules=rules),
-                                                 None, pooled=False)),
+        (
+            "rule-based",
+            lambda: NudgeflowLearner(
+                world, "rule-based", RuleBased(rules=rules), None, pooled=False
+            ),
+        ),
         *_peers(world, None, peers, " online"),
-    ]  # fmt: skip
+    ]

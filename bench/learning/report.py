@@ -21,15 +21,22 @@ def summarise(results: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, A
         for key in MEASURES:
             values = np.array([r[key] for r in runs], float)
             sd = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-            entry[key] = {"mean": float(values.mean()), "sd": sd, "per_seed": values.round(4).tolist()}
+            entry[key] = {
+                "mean": float(values.mean()),
+                "sd": sd,
+                "per_seed": values.round(4).tolist(),
+            }
         entry["regret_curve"] = np.mean([r["regret_curve"] for r in runs], 0).round(2).tolist()
         out[name] = entry
     return out
 
 
 def table(title: str, summary: dict[str, dict[str, Any]], groups: dict[str, str]) -> str:
-    lines = [title, f"{'policy':44} {'% oracle':>13} {'% ceiling':>13} {'CR last 20%':>11} "
-             f"{'regret':>9} {'us/dec':>7}"]  # fmt: skip
+    lines = [
+        title,
+        f"{'policy':44} {'% oracle':>13} {'% ceiling':>13} {'CR last 20%':>11} "
+        f"{'regret':>9} {'us/dec':>7}",
+    ]
     for group in ("reference", "history", "cold"):
         for name, e in summary.items():
             if groups.get(name) != group:

@@ -34,10 +34,13 @@ def _run(world: World, name: str, factory: Any, results: dict[str, list[dict[str
     measured = run_learner(world, learner)
     measured["setup_seconds"] = round(setup, 2)
     results.setdefault(name, []).append(measured)
-    note(f"  {name}: {measured['pct_ceiling']:.1f} % of ceiling ({time.perf_counter() - began:.0f} s)")
+    seconds = time.perf_counter() - began
+    note(f"  {name}: {measured['pct_ceiling']:.1f} % of ceiling ({seconds:.0f} s)")
 
 
-def run_catalog(n_arms: int, sizes: Sizes, peers: tuple[str, ...], history: bool = True) -> dict[str, Any]:  # fmt: skip
+def run_catalog(
+    n_arms: int, sizes: Sizes, peers: tuple[str, ...], history: bool = True
+) -> dict[str, Any]:
     """``{"results": {policy: [per seed]}, "groups": {policy: "reference"|"cold"|"history"}}``."""
     results: dict[str, list[dict[str, Any]]] = {}
     groups: dict[str, str] = {}
@@ -45,7 +48,9 @@ def run_catalog(n_arms: int, sizes: Sizes, peers: tuple[str, ...], history: bool
         note(f"{n_arms} arms, seed {seed}")
         world = build_world(seed, n_arms, sizes.n_users, sizes.n_rounds)
         for name, arms in reference_choices(world).items():
-            results.setdefault(name, []).append(score_choices(world, arms) | {"us_per_decision": 0.0})
+            results.setdefault(name, []).append(
+                score_choices(world, arms) | {"us_per_decision": 0.0}
+            )
             groups[name] = "reference"
         for name, factory in cold_lineup(world, peers):
             _run(world, name, factory, results)

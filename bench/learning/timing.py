@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-
 from bench.learning.history import draw_history, examples_of, train_two_tower
 from bench.learning.world import build_world
 from model.bandit import build_policy
@@ -43,20 +42,30 @@ def _rounds(engine: Engine, world: Any) -> float:
     began = time.perf_counter()
     for t, user in enumerate(world.users.tolist()):
         uid, ts = world.env.user_id(user), T0_MS + 10 * t
-        request = DecisionRequest(schema_version=1, event_id=f"r{t}", ts=ts, user_id=uid,
-                                  context=world.contexts[user])  # fmt: skip
+        request = DecisionRequest(
+            schema_version=1, event_id=f"r{t}", ts=ts, user_id=uid, context=world.contexts[user]
+        )
         decision = step_in_store(engine, store, request, Source("r", 0, t)).decision
         if decision is None or decision.arm_id is None:
             continue
-        impression = Impression(schema_version=1, event_id=f"i{t}", ts=ts + 1, user_id=uid,
-                                decision_id=decision.decision_id, arm_id=decision.arm_id)  # fmt: skip
+        impression = Impression(
+            schema_version=1,
+            event_id=f"i{t}",
+            ts=ts + 1,
+            user_id=uid,
+            decision_id=decision.decision_id,
+            arm_id=decision.arm_id,
+        )
         step_in_store(engine, store, impression, Source("i", 0, t))
         arm = world.env.catalog.index(decision.arm_id)
         if world.reward_draws[t] < world.truth[user, arm]:
-            conversion = Conversion(schema_version=1, event_id=f"c{t}", ts=ts + 2, user_id=uid,
-                                    kind="purchase", decision_id=decision.decision_id)  # fmt: skip
+            conversion = Conversion(
+                schema_version=1,
+                event_id=f"c{t}",
+                ts=ts + 2,
+                user_id=uid,
+                kind="purchase",
+                decision_id=decision.decision_id,
+            )
             step_in_store(engine, store, conversion, Source("c", 0, t))
     return 1e6 * (time.perf_counter() - began) / max(world.n_rounds, 1)
-
-
-
