@@ -9,7 +9,7 @@ JARS   := deploy/kafka/libs/.fetched
 PYTEST_ARGS ?=
 BENCH_ONLY ?= step,kafka
 
-.PHONY: setup demo test check lint fmt unit integration bench soak clean prometheus
+.PHONY: setup demo test check lint fmt unit integration bench bench-learning soak clean prometheus
 
 setup: $(STAMP) $(JARS) prometheus
 
@@ -54,6 +54,11 @@ fmt: $(STAMP)
 
 bench: setup
 	$(BIN)/python -m bench --only $(BENCH_ONLY) $(BENCH_ARGS)
+
+# Learning quality against VW and mabwiser (installs the bench extra first); LEARNING_ARGS=--quick
+bench-learning: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python -m bench learning $(LEARNING_ARGS)
 
 # Worker memory under 10 minutes of steady traffic (make test runs a 4-minute version)
 soak: setup

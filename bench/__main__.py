@@ -15,4 +15,8 @@ for _name in THREAD_VARIABLES:
 from bench.cli import main  # noqa: E402 - after the thread variables, on purpose
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["learning"]:  # its own arguments: python -m bench learning --help
+        from bench.learning.cli import main as learning_main
+
+        sys.exit(learning_main(sys.argv[2:]))
     sys.exit(main())

@@ -117,14 +117,32 @@ class RuleLogging:
 @dataclass(frozen=True)
 class ConfoundedLogging:
     """Arms shown to different user groups: a softmax (``temperature``) over a marketer's
-    heuristic of observed features (risk match; investments to the experienced; social
-    and gamified strategies to heavy app users), mixed with ``floor`` uniform. The
-    heuristic correlates with the truth, so naive per-arm rates are biased; the logged
-    propensities are exact, so IPS-type estimators stay unbiased."""
+    heuristic, mixed with ``floor`` uniform. The heuristic uses observed features (risk
+    match; investments to the experienced; social and gamified strategies to heavy app
+    users) and a *hidden* trait: the marketer knows, from knowledge that never reaches
+    the data (branch conversations, campaign history), which customers respond to
+    gamification and incentives, and sends them those nudges (``hidden_weight`` times
+    the part of the customer's susceptibility to the ``hidden_family`` strategy family,
+    2 = assistance, that the observed features do not predict).
+
+    The trap (Simpson's paradox): in these logs the targeted family converts well
+    because of *who* saw it, and a model that sees only the observed features credits
+    the arms instead, ranking that family above what it is worth for everyone. The
+    logged propensities are exact, so IPS-type estimators stay unbiased; a model trained
+    on randomized exposures (``UniformLogging``) with the item-wise pairwise loss is not
+    fooled. ``hidden_weight=0`` targets on observed features only."""
 
     temperature: float = 0.5
     floor: float = 0.05
+    hidden_weight: float = 6.0
+    hidden_family: int = 2
     name: str = "confounded"
+
+    def hidden_trait(self, env: Environment, users: np.ndarray) -> np.ndarray:
+        """What the marketer knows and the data lacks, ``(n,)``: the unpredicted part of
+        each user's susceptibility to ``hidden_family``."""
+        predicted = env.population.latent_means(users)[0][:, self.hidden_family]
+        return env.population.susceptibility[users, self.hidden_family] - predicted
 
     def action_dist(self, env: Environment, users: np.ndarray) -> np.ndarray:
         pop, arms = env.population, env.arms
@@ -133,6 +151,11 @@ class ConfoundedLogging:
         invest = (arms.category == 1)[None, :] * pop.risky_investment[users][:, None]
         app = np.isin(arms.family, (2, 3))[None, :] * phone_z[:, None]
         heuristic = -0.8 * gap + 1.0 * invest + 0.6 * app
+        if self.hidden_weight:
+            targeted = (arms.family == self.hidden_family)[None, :]
+            heuristic = (
+                heuristic + self.hidden_weight * targeted * self.hidden_trait(env, users)[:, None]
+            )
         logits = heuristic / self.temperature
         p = np.exp(logits - logits.max(1, keepdims=True))
         p /= p.sum(1, keepdims=True)

@@ -55,6 +55,18 @@ class Population:
         phone_z = (np.log(self.phone_active_time) - np.log(150.0)) / 0.5
         return age_z, income_z.astype(np.float32), risk_z, phone_z.astype(np.float32)
 
+    def latent_means(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What the observed features predict of the latent traits: ``(susceptibility (n, 4),
+        loss_aversion (n,), urgency_sensitivity (n,))``; the rest is independent noise of
+        sd :data:`LATENT_SD` (see :func:`generate_population`)."""
+        age_z, income_z, risk_z, phone_z = (v[users] for v in self.standardized())
+        risky = self.risky_investment[users].astype(np.float32)
+        return (
+            _susceptibility_mean(age_z, income_z, risk_z, phone_z, risky),
+            (0.5 - 0.3 * risk_z).astype(np.float32),
+            (0.15 * phone_z).astype(np.float32),
+        )
+
     def segment(self, i: int) -> str:
         """``"<age band>-r<risk>-<x|n>"``: 3 x 5 x 2 = 30 segments."""
         band = AGE_BANDS[int(np.searchsorted((35, 55), self.age[i], side="right"))]
@@ -91,6 +103,25 @@ def segment_name(code: int) -> str:
     return f"{AGE_BANDS[band]}-r{risk + 1}-{'x' if risky else 'n'}"
 
 
+# sd of the part of each latent trait the observed features do not predict
+LATENT_SD = {"susceptibility": 0.5, "loss_aversion": 0.4, "urgency_sensitivity": 0.4}
+
+
+def _susceptibility_mean(
+    age_z: np.ndarray, income_z: np.ndarray, risk_z: np.ndarray, phone_z: np.ndarray, risky: Any
+) -> np.ndarray:
+    """Susceptibility per strategy family predicted by the observed features, ``(n, 4)``."""
+    return np.stack(
+        [
+            0.35 * age_z - 0.25 * risk_z,  # defaults and presets: older, risk-averse
+            0.25 * income_z + 0.15 * risk_z,  # framing and information
+            0.55 * phone_z - 0.30 * age_z,  # gamification and incentives: heavy app users
+            0.40 * phone_z + 0.20 * (1 - risky),  # social proof
+        ],
+        axis=1,
+    )
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -109,16 +140,8 @@ def generate_population(n_users: int, rng: np.random.Generator) -> Population:
     risky = rng.random(n) < _sigmoid(-1.2 + 1.0 * risk_z + 0.3 * income_z)
     phone = np.clip(np.exp(np.log(150) - 0.25 * age_z + rng.normal(0, 0.45, n)), 5, 900)
     phone_z = (np.log(phone) - np.log(150.0)) / 0.5
-    noise = rng.normal(0, 0.5, (n, 4))
-    susceptibility = np.stack(
-        [
-            0.35 * age_z - 0.25 * risk_z,  # defaults and presets: older, risk-averse
-            0.25 * income_z + 0.15 * risk_z,  # framing and information
-            0.55 * phone_z - 0.30 * age_z,  # gamification and incentives: heavy app users
-            0.40 * phone_z + 0.20 * (1 - risky),  # social proof
-        ],
-        axis=1,
-    )
+    noise = rng.normal(0, LATENT_SD["susceptibility"], (n, 4))
+    susceptibility = _susceptibility_mean(age_z, income_z, risk_z, phone_z, risky)
     return Population(
         age=age,
         income=income,
@@ -127,9 +150,13 @@ def generate_population(n_users: int, rng: np.random.Generator) -> Population:
         risky_investment=risky.astype(np.int8),
         phone_active_time=phone.astype(np.float32),
         susceptibility=(susceptibility + noise).astype(np.float32),
-        loss_aversion=(0.5 - 0.3 * risk_z + rng.normal(0, 0.4, n)).astype(np.float32),
-        urgency_sensitivity=(0.15 * phone_z + rng.normal(0, 0.4, n)).astype(np.float32),
+        loss_aversion=(0.5 - 0.3 * risk_z + rng.normal(0, LATENT_SD["loss_aversion"], n)).astype(
+            np.float32
+        ),
+        urgency_sensitivity=(
+            0.15 * phone_z + rng.normal(0, LATENT_SD["urgency_sensitivity"], n)
+        ).astype(np.float32),
     )
 
 
-__all__ += ["AGE_BANDS", "segment_name"]
+__all__ += ["AGE_BANDS", "LATENT_SD", "segment_name"]

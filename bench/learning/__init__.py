@@ -1,0 +1,1 @@
+"""``python -m bench learning``: the learning benchmark (see :mod:`bench.learning.cli`)."""

@@ -1,0 +1,79 @@
+"""Who runs: nudgeflow's policies and the peers, with and without history."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bench.learning.harness import Learner
+from bench.learning.history import History
+from bench.learning.learners import NudgeflowLearner
+from bench.learning.peers import MabwiserLearner, VWLearner
+from bench.learning.world import World
+from model.bandit import build_policy
+from model.bandit.rule_based import RuleBased
+from model.scoring import Scorer
+from model.simulator import default_rules
+
+__all__ = ["PEERS", "cold_lineup", "history_lineup"]
+
+PEERS = ("vw", "linucb", "lints")
+Factory = Callable[[], Learner]
+
+
+def _nudge(
+    world: World,
+    name: str,
+    policy: str,
+    params: dict[str, Any],
+    scorer: Scorer | None,
+    pooled: bool = False,
+) -> tuple[str, Factory]:
+    return name, lambda: NudgeflowLearner(
+        world, name, build_policy(policy, params), scorer, pooled=pooled
+    )
+
+
+def _peers(
+    world: World, history: History | None, peers: tuple[str, ...], tag: str
+) -> list[tuple[str, Factory]]:
+    out: list[tuple[str, Factory]] = []
+    if "vw" in peers:
+        out.append((f"VW squarecb{tag}", lambda: VWLearner(world, f"VW squarecb{tag}", history)))
+    for kind, label in (("linucb", "LinUCB"), ("lints", "LinTS")):
+        if kind in peers:
+            name = f"mabwiser {label}{tag}"
+            out.append((name, lambda k=kind, n=name: MabwiserLearner(world, n, k, history)))
+    return out
+
+
+def history_lineup(
+    world: World, history: History, scorer: Scorer, peers: tuple[str, ...]
+) -> list[tuple[str, Factory]]:
+    """Everyone given the 100k-round history (nudgeflow: the two-tower trained on it)."""
+    return [
+        _nudge(world, "thompson (default) + two-tower", "thompson", {}, scorer),
+        _nudge(world, "thompson s=50 + two-tower", "thompson", {"prior_strength": 50}, scorer),
+        _nudge(
+            world, "epsilon-greedy 0.05 + two-tower", "epsilon-greedy", {"epsilon": 0.05}, scorer
+        ),
+        _nudge(world, "ucb-model + two-tower", "ucb-model", {}, scorer),
+        *_peers(world, history, peers, " + history"),
+    ]
+
+
+def cold_lineup(world: World, peers: tuple[str, ...]) -> list[tuple[str, Factory]]:
+    """No history, no model: what each learns online only."""
+    rules = default_rules(world.env)
+    return [
+        _nudge(world, "thompson cold (pooled stats)", "thompson", {}, None, pooled=True),
+        _nudge(world, "ucb1", "ucb1", {}, None),
+        _nudge(world, "uniform", "uniform", {}, None),
+        (
+            "rule-based",
+            lambda: NudgeflowLearner(
+                world, "rule-based", RuleBased(rules=rules), None, pooled=False
+            ),
+        ),
+        *_peers(world, None, peers, " online"),
+    ]
