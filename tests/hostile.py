@@ -149,7 +149,7 @@ IMPRESSION_KINDS: dict[str, tuple[Maker, str]] = {
 CONVERSION_KINDS: dict[str, tuple[Maker, str]] = {
     "conversion_unknown_kind": (_conv(kind="refund"), "unknown_conversion_kind"),
     "conversion_value_1e13": (_conv(value=1e13), "invalid_value"),
-    "conversion_value_negative": (_conv(value=-3), "invalid_value"),
+    "conversion_value_string": (_conv(value="ten"), "wrong_type"),
     "conversion_kind_number": (_conv(kind=1), "wrong_type"),
     "conversion_unknown_decision": (_conv(decision_id="d-x"), "orphan_unknown_decision"),
     "conversion_without_any_impression": (_conv(), "orphan_no_impression"),
