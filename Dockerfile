@@ -1,22 +1,35 @@
 # The nudgeflow image: every `nudge` command (worker, trainer, topics, simulator).
-#   docker build -t nudgeflow:local .                       # the stream processor
-#   docker build --build-arg NUDGE_EXTRAS=<extra> -t ... .   # plus an optional extra
-# torch, where an extra needs it, comes as the CPU build (PIP_EXTRA_INDEX_URL).
+#   docker build -t nudgeflow:local .                                   # serving: no torch
+#   docker build --build-arg NUDGE_EXTRAS=train -t nudgeflow-trainer:local .   # + CPU torch
+# Layers: the dependencies (from pyproject.toml alone) come before the source, so a code
+# change reinstalls nothing but nudgeflow itself. torch, for the `train` extra only, is the
+# CPU build (TORCH_INDEX_URL); the serving image has none.
 FROM python:3.11-slim
 
-ARG NUDGE_EXTRAS=""
-ARG PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml ./
+COPY deploy/docker/requirements.py /usr/local/bin/nudge-requirements
+RUN python /usr/local/bin/nudge-requirements pyproject.toml > /tmp/serving.txt \
+    && pip install -r /tmp/serving.txt
+
+ARG NUDGE_EXTRAS=""
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+RUN if [ -n "$NUDGE_EXTRAS" ]; then \
+      python /usr/local/bin/nudge-requirements pyproject.toml "$NUDGE_EXTRAS" > /tmp/extras.txt \
+      && { grep -E '^torch\b' /tmp/extras.txt | xargs -r pip install --index-url "$TORCH_INDEX_URL"; } \
+      && pip install -r /tmp/extras.txt; \
+    fi
+
+COPY README.md ./
 COPY state ./state
 COPY model ./model
 COPY streams ./streams
-RUN pip install ".${NUDGE_EXTRAS:+[$NUDGE_EXTRAS]}" \
+RUN pip install --no-deps . \
     && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin nudge \
     && mkdir -p /data/state /data/models /data/sim \
     && chown -R nudge /data

@@ -16,10 +16,10 @@ setup: $(STAMP) $(JARS) prometheus
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,train]'
 	rm -f $(VENV)/.installed-* && touch $@
 
-$(JARS): deploy/kafka/pom.xml | $(STAMP)
+$(JARS): streams/runtime/broker_files/pom.xml | $(STAMP)
 	$(BIN)/python -c "from streams.runtime.broker import ensure_jars; print('kafka jars in', ensure_jars())"
 	touch $@
 

@@ -18,7 +18,9 @@ from streams.apps.commands._common import CommandError
 from streams.runtime.broker import BrokerError
 from streams.runtime.settings import SettingsError
 
-__all__ = ["CommandError", "main", "build_parser"]
+__all__ = ["CommandError", "TRAIN_EXTRA", "main", "build_parser"]
+
+TRAIN_EXTRA = "nudgeflow[train]"  # torch: only training needs it (pyproject.toml)
 
 COMMAND_MODULES = (
     "streams.apps.commands.broker",
@@ -50,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nudge", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter
     )
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(
+        title="commands", metavar="COMMAND", dest="command", required=True
+    )
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(commands)
     return parser
@@ -68,9 +72,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         error = exc.args[0] if exc.args else exc
         print(f"nudge: error: Kafka: {getattr(error, 'str', lambda: error)()}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] != "torch":
+            raise
+        print(_needs_torch(args.command), file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("nudge: interrupted", file=sys.stderr)
         return 130
+
+
+def _needs_torch(command: str) -> str:
+    return (
+        f"nudge: error: nudge {command} needs torch, which this install lacks: "
+        f"pip install '{TRAIN_EXTRA}'"
+    )
 
 
 if __name__ == "__main__":

@@ -48,6 +48,14 @@ class DemoConfig:
     policy_params: dict[str, Any] = field(default_factory=lambda: {"prior_strength": 50.0})
     train_every_seconds: float = 40.0
     windows: int = 6
+    # 0: a free port. Worker i serves /metrics on metrics_port + i.
+    broker_port: int = 0
+    controller_port: int = 0
+    metrics_port: int = 0
+
+    def worker_metrics_ports(self) -> list[int]:
+        start = self.metrics_port
+        return [start + i if start else free_port() for i in range(self.workers)]
 
 
 class Services:
@@ -55,7 +63,9 @@ class Services:
 
     def __init__(self, config: DemoConfig, settings: Settings, port: int) -> None:
         self.config, self.settings = config, settings
-        self.broker = LocalBroker(config.out_dir / "broker", port=port)
+        self.broker = LocalBroker(
+            config.out_dir / "broker", port=port, controller_port=config.controller_port or None
+        )
         self.children = Children(config.out_dir)
         self.metrics_ports: list[int] = []
 
@@ -63,8 +73,7 @@ class Services:
         notes = []
         self.broker.start()
         create_topics(self.settings)
-        for i in range(self.config.workers):
-            port = free_port()
+        for i, port in enumerate(self.config.worker_metrics_ports()):
             state_dir = self.config.out_dir / f"worker-{i}"
             self.children.spawn(
                 ["worker", "--state-dir", str(state_dir), "--metrics-port", str(port)],
@@ -265,6 +274,7 @@ def _progress(bar: tqdm, driver: Driver, services: Services | None, second: int)
     bought = int(driver.tally.purchases.sum())
     if second % 5 == 0 and services is not None:
         driver.model_version = services.model_version()
+        driver.tally.note_model(second, driver.model_version)
     version = driver.model_version
     bar.set_postfix_str(
         f"requests={driver.sent} decisions={decided} purchases={bought} "
@@ -282,7 +292,7 @@ def _drain(driver: Driver, now_ms: int, seconds: float = 20) -> None:
 def run_demo(config: DemoConfig) -> str:
     """Run the demo; returns the report text. Files land in ``config.out_dir``."""
     config.out_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = config.broker_port or free_port()
     settings = Settings(
         bootstrap_servers=f"127.0.0.1:{port}",
         partitions=config.partitions,

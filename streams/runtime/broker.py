@@ -1,8 +1,10 @@
 """A local single-node Apache Kafka broker (KRaft) without Docker (DESIGN §4).
 
-The jars come from Maven Central through ``deploy/kafka/pom.xml`` into
-``deploy/kafka/libs`` (Maven also keeps them in ``~/.m2``), so a second start downloads
-nothing. The broker runs in the background; its pid, ports and log live in the data dir.
+The jars come from Maven Central through ``broker_files/pom.xml`` (package data, beside
+this module, with the broker's log4j2 configuration) into ``deploy/kafka/libs`` of a
+checkout or ``~/.cache/nudgeflow/kafka/libs`` of an installed package (Maven also keeps
+them in ``~/.m2``), so a second start downloads nothing. The broker runs in the
+background; its pid, ports and log live in the data dir.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from streams.runtime.settings import Settings, env_value
 __all__ = ["BrokerError", "LocalBroker", "ensure_jars", "free_port", "kafka_home"]
 
 KAFKA_JAR_GLOB = "kafka_2.13-*.jar"
+BROKER_FILES = Path(__file__).resolve().with_name("broker_files")  # pom.xml, log4j2.properties
 
 
 class BrokerError(RuntimeError):
@@ -30,9 +33,15 @@ class BrokerError(RuntimeError):
 
 
 def kafka_home() -> Path:
-    """``deploy/kafka`` of this checkout, or ``$NUDGE_KAFKA_HOME``."""
+    """Where the jars go (``libs``): ``$NUDGE_KAFKA_HOME``, else ``deploy/kafka`` of this
+    checkout, else (an installed package) ``~/.cache/nudgeflow/kafka``."""
     env = env_value("NUDGE_KAFKA_HOME")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "deploy" / "kafka"
+    root = Path(__file__).resolve().parents[2]
+    if env:
+        return Path(env)
+    if (root / "pyproject.toml").is_file():
+        return root / "deploy" / "kafka"
+    return Path.home() / ".cache" / "nudgeflow" / "kafka"
 
 
 def ensure_jars(home: Path | None = None) -> Path:
@@ -48,7 +57,7 @@ def ensure_jars(home: Path | None = None) -> Path:
         "-q",
         "-B",
         "-f",
-        str(home / "pom.xml"),
+        str(BROKER_FILES / "pom.xml"),
         "dependency:copy-dependencies",
         f"-DoutputDirectory={libs}",
         "-DincludeScope=runtime",
@@ -204,7 +213,7 @@ class LocalBroker:
         java = shutil.which("java")
         if java is None:
             raise BrokerError("Java 17+ is needed to run the Kafka broker; install a JDK")
-        log4j = kafka_home() / "log4j2.properties"
+        log4j = BROKER_FILES / "log4j2.properties"
         return [
             java,
             f"-Xmx{self.heap}",

@@ -14,14 +14,16 @@ from prometheus_client import (
     Gauge,
     Histogram,
     Info,
+    ProcessCollector,
     disable_created_metrics,
 )
 
 from streams.runtime.settings import SOURCE_KINDS
 
-__all__ = ["LATENCY_BUCKETS_SECONDS", "Metrics", "OUTCOMES"]
+__all__ = ["LATENCY_BUCKETS_SECONDS", "Metrics", "OUTCOMES", "TRAINING_OUTCOMES", "TrainerMetrics"]
 
 OUTCOMES = ("decided", "applied", "duplicate", "orphan", "rejected", "dead_lettered")
+TRAINING_OUTCOMES = ("published", "rejected", "skipped")
 LATENCY_BUCKETS_SECONDS = (
     0.0001,
     0.00025,
@@ -39,12 +41,20 @@ LATENCY_BUCKETS_SECONDS = (
 )
 
 
+def _registry(registry: CollectorRegistry | None) -> CollectorRegistry:
+    """``registry`` (a new one if None) with the standard process metrics on it: CPU
+    seconds, resident and virtual memory, open and maximum file descriptors, start time."""
+    disable_created_metrics()  # the *_created series only double every counter's size
+    registry = registry or CollectorRegistry()
+    ProcessCollector(registry=registry)
+    return registry
+
+
 class Metrics:
-    """All metrics of a worker or trainer process."""
+    """All metrics of a worker process (and the process metrics)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        disable_created_metrics()  # the *_created series only double every counter's size
-        self.registry = registry or CollectorRegistry()
+        self.registry = _registry(registry)
         r = self.registry
         self.events_consumed = Counter(
             "nudge_events_consumed_total",
@@ -144,3 +154,34 @@ class Metrics:
                 self.orphan_impressions.labels(reason)
         for outcome in ("swapped", "failed"):
             self.catalog_reloads.labels(outcome)
+
+
+class TrainerMetrics:
+    """The periodic trainer's own metrics (and the process metrics): none of a worker's."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = _registry(registry)
+        r = self.registry
+        self.rounds = Counter(
+            "nudge_training_rounds_total",
+            "Training rounds, by outcome (published, rejected by the quality gate, skipped).",
+            ["outcome"],
+            registry=r,
+        )
+        self.published_timestamp = Gauge(
+            "nudge_training_published_timestamp_seconds",
+            "Unix time this trainer last published a model (0: none yet).",
+            registry=r,
+        )
+        self.published_info = Info(
+            "nudge_training_published_model", "The model this trainer last published.", registry=r
+        )
+        for outcome in TRAINING_OUTCOMES:
+            self.rounds.labels(outcome)
+
+    def record(self, outcome: str, version: str | None, now: float) -> None:
+        """Count one round; a published one also sets the version and the time."""
+        self.rounds.labels(outcome).inc()
+        if outcome == "published":
+            self.published_info.info({"version": str(version)})
+            self.published_timestamp.set(now)

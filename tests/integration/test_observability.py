@@ -1,5 +1,6 @@
 """Issue 6 observability against real components: Debian's Prometheus (and promtool)
-scraping a real worker that processes traffic on the real broker.
+scraping a real worker that processes traffic on the real broker, and a real trainer
+(`nudge train --from-kafka --every`) serving its own metrics.
 
 deploy/prometheus/prometheus.yml is used as it is, with only its targets and intervals
 replaced (scrape and rule evaluation every 1 s). Every PromQL expression of the Grafana
@@ -14,6 +15,7 @@ import json
 import math
 import shutil
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -30,7 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from streams.runtime.broker import free_port
 from streams.runtime.settings import Settings
 from streams.runtime.topics import create_topics
-from tests.support import WorkerProcess, produce_json
+from tests.support import WorkerProcess, produce_json, scrape, settings_env
 from tests.unit.test_dashboards import (
     RULES,
     Query,
@@ -153,6 +155,39 @@ class PrometheusProcess:
 class Observed:
     prometheus: PrometheusProcess
     exposition: str  # the worker's /metrics after all traffic was processed
+    trainer_exposition: str  # the trainer's /metrics after its first round
+
+
+@contextlib.contextmanager
+def trainer_process(settings: Settings, tmp: Path, port: int) -> Iterator[None]:
+    """``nudge train --from-kafka --every 1h`` with its metrics on ``port``: one round
+    (published, rejected or skipped: each is counted), then it waits."""
+    args = ["train", "--from-kafka", "--every", "1h", "--metrics-port", str(port),
+            "--model-dir", str(tmp / "trained"), "--no-progress", "--no-announce"]  # fmt: skip
+    with open(tmp / "trainer.log", "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streams.apps.cli", *args],
+            env=settings_env(settings), stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def trained_once(port: int) -> str:
+    """The trainer's exposition once its first round is counted ("" before)."""
+    try:
+        text = scrape(port)
+    except OSError:
+        return ""
+    rounds = [f for f in text_string_to_metric_families(text) if f.name == "nudge_training_rounds"]
+    return text if rounds and sum(s.value for s in rounds[0].samples) >= 1 else ""
 
 
 def request(i: int, user: str, risk_tolerance: int) -> dict[str, Any]:
@@ -242,14 +277,17 @@ def observed(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
     create_topics(settings)
     worker = WorkerProcess(settings, tmp / "worker.log")
     prometheus = PrometheusProcess(tmp)
-    try:
+    trainer_port = free_port()
+    with contextlib.ExitStack() as stack:
+        stack.callback(worker.stop)
+        stack.callback(prometheus.stop)
         worker.start()
-        # The trainer's target is a port nothing listens on: its `up` is 0, so the
-        # NudgeTrainerDown alert has something to go pending on.
         prometheus.start({"nudge-worker": f"127.0.0.1:{worker.settings.metrics_port}",
-                          "nudge-trainer": f"127.0.0.1:{free_port()}",
+                          "nudge-trainer": f"127.0.0.1:{trainer_port}",
                           "prometheus": f"127.0.0.1:{prometheus.port}"})  # fmt: skip
         want = drive_traffic(settings, worker)
+        stack.enter_context(trainer_process(settings, tmp, trainer_port))
+        trained = wait_for(lambda: trained_once(trainer_port), "the trainer's first round")
         # The lag sampler runs every 10 s; give it two rounds (if it is not wired in, the
         # lag queries below fail and say which series is missing).
         lagged = lambda: "nudge_consumer_lag_messages{" in worker.metrics()  # noqa: E731
@@ -258,11 +296,10 @@ def observed(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
         total = sum(want.values())
         wait_for(lambda: prometheus.query(f"sum(nudge_events_consumed_total) == {total}"),
                  "prometheus to scrape the final counts")  # fmt: skip
+        wait_for(lambda: prometheus.query("sum(nudge_training_rounds_total) >= 1"),
+                 "prometheus to scrape the trainer's round")  # fmt: skip
         time.sleep(3)  # a few rule evaluations on the final data
-        yield Observed(prometheus, worker.metrics())
-    finally:
-        prometheus.stop()
-        worker.stop()
+        yield Observed(prometheus, worker.metrics(), trained)
 
 
 def exposed_series(exposition: str) -> set[str]:
@@ -287,7 +324,7 @@ def test_state_keys_counts_the_users_the_worker_holds(observed: Observed) -> Non
 
 @pytest.mark.integration
 def test_every_dashboard_series_is_in_the_worker_exposition(observed: Observed) -> None:
-    exposed = exposed_series(observed.exposition) | {"up"}
+    exposed = exposed_series(observed.exposition + observed.trainer_exposition) | {"up"}
     missing = {
         query.where: sorted(metric_names(query.expr) - exposed)
         for query in dashboard_queries() + rule_queries()
@@ -303,8 +340,17 @@ def test_every_rule_is_loaded_and_evaluates_cleanly(observed: Observed) -> None:
     assert {q.where.split()[1] for q in rule_queries()} == set(loaded)
     for name, rule in loaded.items():
         assert rule["health"] == "ok", f"{name}: {rule.get('lastError')}"
-    assert loaded["NudgeTrainerDown"]["state"] == "pending"  # its target is down, for < 5m
+    assert loaded["NudgeTrainerDown"]["state"] == "inactive"
     assert loaded["NudgeWorkerDown"]["state"] == "inactive"
+
+
+@pytest.mark.integration
+def test_the_trainer_exports_its_own_metrics_and_no_worker_metric(observed: Observed) -> None:
+    trainer = exposed_series(observed.trainer_exposition)
+    assert {"nudge_training_rounds_total", "process_resident_memory_bytes"} <= trainer
+    assert not {s for s in trainer if s.startswith("nudge_") and "training" not in s}
+    worker = exposed_series(observed.exposition)
+    assert {"process_cpu_seconds_total", "process_open_fds"} <= worker
 
 
 def values(result: list[dict[str, Any]]) -> list[float]:
@@ -324,7 +370,8 @@ def test_every_expression_parses_and_returns_data(observed: Observed, query: Que
         exprs = [query.expr]
     for expr in exprs:
         result = prometheus.query(expr)
-        missing = metric_names(expr) - exposed_series(observed.exposition) - {"up"}
+        exposed = exposed_series(observed.exposition + observed.trainer_exposition)
+        missing = metric_names(expr) - exposed - {"up"}
         assert result, f"`{expr}` returned no series" + (
             f"; {sorted(missing)} not in the worker's /metrics" if missing else ""
         )

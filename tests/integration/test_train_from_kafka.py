@@ -80,9 +80,13 @@ def test_train_from_kafka_equals_train_from_the_log_and_serves_metrics(
     finally:
         trainer.terminate()
         trainer.wait(30)
-    assert f'nudge_model_info{{version="{first["version"]}"}} 1.0' in metrics
-    assert 'nudge_model_refresh_total{outcome="published"} 1.0' in metrics
-    assert 'nudge_model_refresh_total{outcome="skipped"}' in metrics
+    assert f'nudge_training_published_model_info{{version="{first["version"]}"}} 1.0' in metrics
+    assert 'nudge_training_rounds_total{outcome="published"} 1.0' in metrics
+    assert 'nudge_training_rounds_total{outcome="skipped"}' in metrics
+    assert "process_resident_memory_bytes" in metrics
+    # its own metrics only: no worker series (as zeros) for dashboards to mistake for one
+    for worker_series in ("nudge_events_consumed_total", "nudge_model_info", "nudge_state_keys"):
+        assert worker_series not in metrics
     announced = [
         json.loads(m.value())
         for m in read_topic(kafka_settings, kafka_settings.topic("model-updates"), expect=1)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from streams.runtime.metrics import Metrics
+from streams.runtime.metrics import Metrics, TrainerMetrics
 
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARDS = REPO / "deploy" / "grafana" / "dashboards"
@@ -24,8 +24,15 @@ RULES = REPO / "deploy" / "prometheus" / "rules"
 # Grafana's built-in interval variables, as Grafana would expand them for a 1 h view.
 GRAFANA_MACROS = {"$__rate_interval": "5m", "$__interval": "15s", "$__range": "1h"}
 PROMETHEUS_OWN = {"up"}  # series Prometheus itself writes for every target
+# The dashboards' template variables, and the matchers a panel's selectors carry: a worker
+# series filters on the worker job and instance, a trainer series on the trainer job.
+VARIABLES = ("datasource", "job", "instance", "trainer_job")
+WORKER_MATCHERS = ('job=~"$job"', 'instance=~"$instance"')
+TRAINER_MATCHERS = ('job=~"$trainer_job"',)
+PROCESS_SERIES = {"process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds"}
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
-_METRIC = re.compile(r"(?<![\w:])(nudge_[a-z0-9_]+|up)(?![\w:(])")
+_METRIC = re.compile(r"(?<![\w:])((?:nudge|process)_[a-z0-9_]+|up)(?![\w:(])")
+_SELECTOR = re.compile(r"(?<![\w:])((?:nudge|process)_[a-z0-9_]+|up)(\{[^}]*\})?(?![\w:(])")
 _RECORDED = re.compile(r"(?<![\w:])(nudge:[a-z0-9_:]+)")
 _SPLIT = re.compile(r"\s(and|or|unless)\s|(==|!=|>=|<=|>|<)")
 
@@ -58,19 +65,42 @@ def panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def grafana_to_promql(expr: str) -> str:
+def variable_defaults(dashboard: dict[str, Any]) -> dict[str, str]:
+    """``$name`` -> the regex Grafana puts there for the variable's default (All: allValue;
+    several values: ``(a|b)``); the datasource variable is no part of a query."""
+    found = {}
+    for var in dashboard["templating"]["list"]:
+        if var["type"] == "datasource":
+            continue
+        value = var["current"]["value"]
+        values = value if isinstance(value, list) else [value]
+        regex = var["allValue"] if "$__all" in values else "|".join(map(_escape, values))
+        found[f"${var['name']}"] = f"({regex})" if len(values) > 1 else regex
+    return found
+
+
+def _escape(value: str) -> str:
+    """A value as Grafana escapes it for a Prometheus regex."""
+    return re.sub(r"([\\^$.|?*+()\[\]{}])", r"\\\1", value)
+
+
+def grafana_to_promql(expr: str, variables: dict[str, str] | None = None) -> str:
     for macro, value in GRAFANA_MACROS.items():
         expr = expr.replace(macro, value)
+    for name, value in sorted((variables or {}).items(), key=lambda kv: -len(kv[0])):
+        expr = expr.replace(name, value)
     return expr
 
 
 def dashboard_queries() -> list[Query]:
     queries = []
     for name, dashboard in dashboards().items():
+        variables = variable_defaults(dashboard)
         for panel in panels(dashboard):
             for target in panel.get("targets", []):
                 where = f"{name} panel {panel['id']} {panel['title']!r} {target.get('refId')}"
-                queries.append(Query(where, grafana_to_promql(target["expr"]), "panel"))
+                expr = grafana_to_promql(target["expr"], variables)
+                queries.append(Query(where, expr, "panel"))
     return queries
 
 
@@ -132,7 +162,8 @@ def declared_series() -> set[str]:
                 "info": ["_info"], "gauge": [""]}  # fmt: skip
     return {
         family.name + suffix
-        for family in Metrics().registry.collect()
+        for registry in (Metrics().registry, TrainerMetrics().registry)
+        for family in registry.collect()
         for suffix in suffixes[family.type]
     }
 
@@ -148,8 +179,10 @@ def test_dashboards_are_json_with_fixed_unique_uids() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(dashboards()))
-def test_every_panel_has_a_query_on_the_provisioned_datasource(name: str) -> None:
-    datasource = load_yaml(PROVISIONING / "datasources" / "prometheus.yml")["datasources"][0]
+def test_every_panel_has_a_query_on_the_datasource_variable(name: str) -> None:
+    datasource = {"type": "prometheus", "uid": "${datasource}"}
+    provisioned = load_yaml(PROVISIONING / "datasources" / "prometheus.yml")["datasources"][0]
+    assert provisioned["uid"] not in (DASHBOARDS / name).read_text(), "a hard-coded uid"
     dashboard = dashboards()[name]
     shown = panels(dashboard)
     rows = [p for p in dashboard["panels"] if p["type"] == "row"]
@@ -159,8 +192,8 @@ def test_every_panel_has_a_query_on_the_provisioned_datasource(name: str) -> Non
         assert panel["targets"], f"panel {panel['title']!r} has no query"
         for target in panel["targets"]:
             assert target["expr"].strip(), f"panel {panel['title']!r} has an empty query"
-            assert target["datasource"]["uid"] == datasource["uid"]
-        assert panel["datasource"]["uid"] == datasource["uid"]
+            assert target["datasource"] == datasource
+        assert panel["datasource"] == datasource
         assert {"h", "w", "x", "y"} <= set(panel["gridPos"])
 
 
@@ -177,8 +210,42 @@ def test_every_queried_series_is_one_streams_metrics_defines() -> None:
 def test_dashboards_cover_every_worker_metric() -> None:
     """Each metric the issue asks a panel for is read by at least one panel."""
     read = set().union(*(metric_names(q.expr) for q in dashboard_queries()))
-    wanted = {s for s in declared_series() if not s.endswith(("_sum", "_count"))}
+    own = {s for s in declared_series() if not s.startswith("process_")}
+    wanted = {s for s in own if not s.endswith(("_sum", "_count"))} | PROCESS_SERIES
     assert wanted <= read, sorted(wanted - read)
+
+
+@pytest.mark.parametrize("name", sorted(dashboards()))
+def test_dashboards_have_the_datasource_job_and_instance_variables(name: str) -> None:
+    found = {v["name"]: v for v in dashboards()[name]["templating"]["list"]}
+    assert tuple(found) == VARIABLES
+    assert found["datasource"]["type"] == "datasource"
+    assert found["datasource"]["query"] == "prometheus"
+    for var in VARIABLES[1:]:
+        assert found[var]["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+    assert '{job=~"$job"}' in found["instance"]["query"]["query"]  # workers of the chosen job
+    assert variable_defaults(dashboards()[name]) == {
+        "$job": "nudge-worker",
+        "$instance": ".+",
+        "$trainer_job": "nudge-trainer",
+    }  # the jobs of deploy/prometheus/prometheus.yml
+
+
+@pytest.mark.parametrize("name", sorted(dashboards()))
+def test_every_panel_query_filters_on_the_variables(name: str) -> None:
+    """Every series a panel reads is scoped: a worker's by ``$job`` and ``$instance``, the
+    trainer's by ``$trainer_job``; a query that names a job itself is refused."""
+    trainer_series = {s for s in declared_series() if s.startswith("nudge_training_")}
+    for panel in panels(dashboards()[name]):
+        for target in panel["targets"]:
+            expr = _QUOTED.sub(lambda m: m.group() if "$" in m.group() else '""', target["expr"])
+            selectors = _SELECTOR.findall(expr)
+            assert selectors, f"{panel['title']!r}: no series"
+            for series, labels in selectors:
+                trainer = series in trainer_series or 'job=~"$trainer_job"' in labels
+                wanted = TRAINER_MATCHERS if trainer else WORKER_MATCHERS
+                assert all(m in labels for m in wanted), f"{panel['title']!r}: {series}{labels}"
+            assert 'job="' not in target["expr"], panel["title"]
 
 
 def test_alerts_cover_the_operational_risks() -> None:

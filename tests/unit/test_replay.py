@@ -176,3 +176,20 @@ def test_per_user_order_and_outcomes_after_their_decision(log, tmp_path) -> None
             k = event.event_id.split("-r")[1]
             assert position[f"s4-i{k}"] > request_at
     assert all(p == sorted(p) for p in by_user.values())
+
+
+def test_offline_replay_honours_max_events(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`nudge replay --offline --max-events 10` replays 10 events, not the whole log."""
+    from streams.apps.cli import main
+
+    log = tmp_path / "sim.jsonl"
+    assert (
+        main(["simulate", "--out", str(log), "--users", "30", "--requests", "60", "--quiet"]) == 0
+    )
+    capsys.readouterr()
+    assert main(["replay", str(log), "--offline", "--max-events", "10", "--quiet"]) == 0
+    assert capsys.readouterr().out.startswith("replayed 10 events in ")
+    assert main(["replay", str(log), "--offline", "--max-events", "0", "--quiet"]) == 2
+    assert "--max-events must be >= 1" in capsys.readouterr().err

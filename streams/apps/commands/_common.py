@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from model.bandit import POLICIES
 from streams.runtime.settings import SASL_MECHANISMS, SECURITY_PROTOCOLS, Settings, SettingsError
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "add_columns_flag",
     "add_kafka_flags",
     "add_policy_flags",
+    "env_help",
     "read_log_checked",
     "settings_from",
 ]
@@ -22,6 +24,17 @@ __all__ = [
 
 class CommandError(Exception):
     """A failure the user can act on; printed as one line, exit status 2 (by the CLI)."""
+
+
+def env_help(name: str, text: str, default: object = None) -> str:
+    """``text`` with the setting's variable and default: ``(env NUDGE_NAME, default D)``;
+    the default is the one of :class:`Settings` unless given."""
+    if default is None:
+        default = getattr(Settings(), name)
+    if isinstance(default, Mapping):
+        default = json.dumps(dict(default))
+    shown = "none" if default is None else default
+    return f"{text} (env NUDGE_{name.upper()}, default {shown})".replace("%", "%%")
 
 
 def add_kafka_flags(parser: argparse.ArgumentParser) -> None:
@@ -49,16 +62,20 @@ def _add_security_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--security-protocol",
         choices=SECURITY_PROTOCOLS,
-        help="env NUDGE_SECURITY_PROTOCOL, default PLAINTEXT",
+        help=env_help("security_protocol", f"one of {', '.join(SECURITY_PROTOCOLS)}"),
     )
-    group.add_argument("--sasl-mechanism", choices=SASL_MECHANISMS, help="env NUDGE_SASL_MECHANISM")
-    group.add_argument("--sasl-username", help="env NUDGE_SASL_USERNAME")
+    group.add_argument(
+        "--sasl-mechanism",
+        choices=SASL_MECHANISMS,
+        help=env_help("sasl_mechanism", f"one of {', '.join(SASL_MECHANISMS)}", "none"),
+    )
+    group.add_argument("--sasl-username", help=env_help("sasl_username", "SASL user", "none"))
     group.add_argument(
         "--sasl-password-file",
         type=Path,
         metavar="FILE",
-        help="file holding the SASL password (env NUDGE_SASL_PASSWORD_FILE; or the password "
-        "itself in NUDGE_SASL_PASSWORD)",
+        help="file holding the SASL password (env NUDGE_SASL_PASSWORD_FILE, default none; or "
+        "the password itself in NUDGE_SASL_PASSWORD)",
     )
     for name, what in (("ca", "CA certificate(s) the broker's certificate is checked against, "
                         "PEM; default: the system's"),
@@ -68,7 +85,7 @@ def _add_security_flags(parser: argparse.ArgumentParser) -> None:
             f"--ssl-{name}-file",
             type=Path,
             metavar="FILE",
-            help=f"{what} (env NUDGE_SSL_{name.upper()}_FILE)",
+            help=env_help(f"ssl_{name}_file", what, "none"),
         )
     group.add_argument(
         "--ssl-check-hostname",
@@ -90,18 +107,22 @@ def add_columns_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup) 
 
 def add_policy_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("policy")
-    group.add_argument("--policy", help="bandit policy name (env NUDGE_POLICY)")
+    group.add_argument(
+        "--policy",
+        metavar="NAME",
+        help=env_help("policy", f"bandit policy, one of {', '.join(sorted(POLICIES))}"),
+    )
     group.add_argument(
         "--policy-params",
         type=_json_object,
         metavar="JSON",
-        help="policy parameters as JSON, e.g. '{\"epsilon\": 0.05}' (env NUDGE_POLICY_PARAMS)",
+        help=env_help("policy_params", "policy parameters as JSON, e.g. '{\"epsilon\": 0.05}'"),
     )
     group.add_argument(
         "--catalog",
         dest="catalog_path",
         type=Path,
-        help="arm catalog JSON (env NUDGE_CATALOG_PATH)",
+        help=env_help("catalog_path", "arm catalog JSON", "the packaged catalog"),
     )
 
 

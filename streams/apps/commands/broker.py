@@ -16,8 +16,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "broker",
         help="run a local single-node Apache Kafka broker (KRaft, no Docker)",
         description="Start or stop a local Apache Kafka 4.x broker on 127.0.0.1. The first "
-        "start fetches the jars from Maven Central (deploy/kafka/pom.xml); later starts "
-        "reuse them.",
+        "start fetches the jars from Maven Central (the pom shipped with the package) into "
+        "deploy/kafka/libs of a checkout, ~/.cache/nudgeflow/kafka/libs of an install or "
+        "$NUDGE_KAFKA_HOME/libs; later starts reuse them.",
     )
     actions = parser.add_subparsers(metavar="ACTION", required=True)
     start = actions.add_parser("start", help="format (first time) and start in the background")

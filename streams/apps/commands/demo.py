@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from streams.apps.commands._common import _json_object
+
+if TYPE_CHECKING:
+    from streams.apps.demo import DemoConfig
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -32,13 +36,29 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--train-every", type=float, default=40.0, help="seconds between trainings")
     parser.add_argument("--seed", type=int, default=7)
+    ports = parser.add_argument_group("ports on 127.0.0.1 (default 0: any free port)")
+    ports.add_argument("--broker-port", type=int, default=0, help="Kafka client port")
+    ports.add_argument("--controller-port", type=int, default=0, help="Kafka controller port")
+    ports.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        help="first worker's /metrics port; worker i uses this + i",
+    )
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from streams.apps.demo import DemoConfig, run_demo
+    from streams.apps.demo import run_demo
 
-    config = DemoConfig(
+    print(run_demo(config_from(args)))
+    return 0
+
+
+def config_from(args: argparse.Namespace) -> DemoConfig:
+    from streams.apps.demo import DemoConfig
+
+    return DemoConfig(
         out_dir=args.out_dir,
         duration_seconds=args.duration,
         requests_per_second=args.rate,
@@ -48,6 +68,7 @@ def _run(args: argparse.Namespace) -> int:
         policy_params=args.policy_params,
         train_every_seconds=args.train_every,
         seed=args.seed,
+        broker_port=args.broker_port,
+        controller_port=args.controller_port,
+        metrics_port=args.metrics_port,
     )
-    print(run_demo(config))
-    return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,7 +73,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="kafka: event-time speed "
         "factor (2 = twice real time; default 0 = as fast as possible)",
     )
-    parser.add_argument("--max-events", type=int, help="kafka: stop after publishing this many")
+    parser.add_argument(
+        "--max-events",
+        type=int,
+        help="stop after this many events of the log (offline: replayed; kafka: published)",
+    )
     parser.add_argument(
         "--no-gate",
         action="store_true",
@@ -93,14 +98,20 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from model.logs import check_readable, count_events, load_column_mapping, read_log
+    from streams.apps.cli import CommandError
 
+    if args.max_events is not None and args.max_events < 1:
+        raise CommandError(f"--max-events must be >= 1, got {args.max_events}")
     check_readable(args.log)
     columns = load_column_mapping(args.columns, log=args.log) if args.columns else None
     settings = settings_from(args)
     total = count_events(args.log, columns)
+    if args.max_events is not None:
+        total = min(total, args.max_events)
     with tqdm(total=total, unit="ev", disable=args.quiet, desc="replay") as bar:
         if args.offline:
-            return _offline(args, settings, read_log(args.log, columns), bar.update)
+            events = itertools.islice(read_log(args.log, columns), args.max_events)
+            return _offline(args, settings, events, bar.update)
         return _kafka(args, settings, read_log(args.log, columns), bar.update)
 
 

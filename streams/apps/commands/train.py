@@ -203,11 +203,9 @@ def _serve_metrics(port: int | None, addr: str) -> Any:
         return None
     from prometheus_client import start_http_server
 
-    from streams.runtime.metrics import Metrics
+    from streams.runtime.metrics import TrainerMetrics
 
-    metrics = Metrics()
-    for outcome in ("published", "rejected", "skipped"):
-        metrics.model_refreshes.labels(outcome)
+    metrics = TrainerMetrics()
     start_http_server(port, addr=addr, registry=metrics.registry)
     return metrics
 
@@ -277,10 +275,7 @@ def _round(
     }
     print(json.dumps(summary), flush=True)
     if metrics is not None:
-        metrics.model_refreshes.labels(result.outcome).inc()
-        if result.outcome == "published":
-            metrics.model_info.info({"version": str(result.version)})
-            metrics.model_trained_timestamp.set(time.time())
+        metrics.record(result.outcome, result.version, time.time())
     if result.outcome == "published" and announce and result.path is not None:
         send(settings, update_message(result.path, result.metrics or {}))
     if strict and result.outcome != "published":
