@@ -36,6 +36,7 @@ import msgspec
 from model.engine import Engine, Outcome, decision_id_for
 from model.events import Conversion, Decision, DecisionRequest, Impression, LogEvent
 from model.logs import encode_log_line
+from model.loop import step_in_store
 from state import UserStore
 from streams.apps.logged import is_foreign
 
@@ -81,10 +82,7 @@ def replay_offline(
         if isinstance(event, Decision):
             logged[event.decision_id] = event.arm_id
             continue
-        state = store.get(event.user_id)
-        result = engine.step(state, event)
-        if result.state is not state:
-            store.put(event.user_id, result.state)
+        result = step_in_store(engine, store, event)
         summary.outcomes[(_kind(event), result.outcome.value)] += 1
         if result.decision is not None:
             chosen[result.decision.decision_id] = result.decision.arm_id
