@@ -54,6 +54,7 @@ def steady_traffic(settings: Settings, stop: threading.Event) -> int:
     return sent
 
 
+@pytest.mark.timeout(1800)  # make soak runs 10 minutes, past the suite's default limit
 def test_worker_memory_plateaus_under_steady_traffic(
     kafka_settings: Settings, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
