@@ -14,11 +14,22 @@ def render_report(
     version: str, metrics: Mapping[str, Any], data: Mapping[str, Any]
 ) -> dict[str, bytes]:
     """File name -> bytes: ``report.md``, ``calibration.png``, ``importance.png``."""
+    if "confusion" not in metrics:  # nothing was held out: no figures to draw
+        return {"report.md": _markdown_without_holdout(version, metrics, data).encode()}
     return {
         "report.md": _markdown(version, metrics, data).encode(),
         "calibration.png": _reliability_png(metrics),
         "importance.png": _importance_png(metrics),
     }
+
+
+def _markdown_without_holdout(version: str, m: Mapping[str, Any], data: Mapping[str, Any]) -> str:
+    return (
+        f"# Two-tower model {version}\n\nTrained on {data.get('examples')} examples "
+        f"({data.get('positives')} conversions); objective `{m.get('objective')}`. "
+        f"Not evaluated: {m.get('note', 'no held-out examples')} (too little data to hold "
+        "any out).\n"
+    )
 
 
 def _markdown(version: str, m: Mapping[str, Any], data: Mapping[str, Any]) -> str:

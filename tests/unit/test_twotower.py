@@ -221,3 +221,11 @@ def test_newest_valid_skips_broken_versions(fitted: FitResult, tmp_path: Path) -
 def test_versions_are_immutable(fitted: FitResult, artifact_dir: Path) -> None:
     with pytest.raises(ArtifactError, match="exists"):
         write(fitted, artifact_dir.parent)
+
+
+def test_a_report_without_held_out_examples_says_so() -> None:
+    from model.twotower.report import render_report
+
+    files = render_report("v1", {"examples": 0, "note": "no held-out examples"}, {"examples": 3})
+    assert set(files) == {"report.md"}
+    assert b"Not evaluated: no held-out examples" in files["report.md"]
