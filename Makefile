@@ -60,7 +60,7 @@ bench-learning: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python -m bench learning $(LEARNING_ARGS)
 
-# Worker memory under 10 minutes of steady traffic (make test runs a 4-minute version)
+# Worker memory under 10 minutes of steady traffic (make test runs a 5-minute version)
 soak: setup
 	$(BIN)/pytest -q -s tests/integration/test_soak.py --soak-seconds 600 --soak-warmup-seconds 120
 

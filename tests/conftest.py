@@ -43,5 +43,5 @@ def kafka_settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("nudgeflow")
-    group.addoption("--soak-seconds", default="240", help="soak test length (make soak: 600)")
-    group.addoption("--soak-warmup-seconds", default="60", help="soak warm-up (make soak: 120)")
+    group.addoption("--soak-seconds", default="300", help="soak test length (make soak: 600)")
+    group.addoption("--soak-warmup-seconds", default="120", help="soak warm-up (both: 120)")

@@ -123,8 +123,8 @@ class Settings:
     processing_guarantee: str = "at-least-once"
     commit_interval_seconds: float = 1.0
     # RocksDB memory per state partition (the Quix engine), bounded for a 512 MiB container:
-    # at most two write buffers and one block cache each, 12 MiB per partition
-    rocksdb_write_buffer_bytes: int = 4 * 1024 * 1024
+    # at most two write buffers and one block cache each, 8 MiB per partition
+    rocksdb_write_buffer_bytes: int = 2 * 1024 * 1024
     rocksdb_block_cache_bytes: int = 4 * 1024 * 1024
     # How clients reach a secured cluster (TLS, SASL); see streams.runtime.kafka_security.
     security_protocol: str = "PLAINTEXT"

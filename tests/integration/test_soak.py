@@ -2,7 +2,7 @@
 
 Requests at a steady rate, three in four from users never seen before; the worker's
 resident memory sampled every 10 s. After the warm-up, RSS may grow by less than 10 %.
-``make test`` runs it for 4 minutes (1 of warm-up); ``make soak`` (``--soak-seconds 600
+``make test`` runs it for 5 minutes (2 of warm-up); ``make soak`` (``--soak-seconds 600
 --soak-warmup-seconds 120``) runs the 10-minute version.
 """
 
