@@ -26,16 +26,17 @@ TINY = KafkaSizes(
 
 
 def test_kafka_section_counts_add_up(tmp_path: Path) -> None:
-    report = no_nan(bench_kafka(["faust"], TINY, tmp_path / "work"))
+    report = no_nan(bench_kafka(["quix"], TINY, tmp_path / "work"))  # the default engine
     json.dumps(report, allow_nan=False)
     assert set(report["baselines"]) == {"consume_decode", "consume_decode_produce", "quix_stateful"}
-    faust = report["engines"]["faust"]
-    assert set(faust["cases"]) == {
+    engine = report["engines"]["quix"]
+    assert set(engine["cases"]) == {
         "thompson-81-arms",
         "epsilon-greedy-81-arms",
         "thompson-200-arms",
+        "thompson-81-arms-exactly-once",
     }
-    for case in faust["cases"].values():
+    for case in engine["cases"].values():
         for counts in case["counts"]:
             decided = counts["decide_phase"]["decision-requests"]
             assert sum(decided.values()) == TINY.requests
@@ -46,12 +47,12 @@ def test_kafka_section_counts_add_up(tmp_path: Path) -> None:
             )
             assert applied == counts["outcomes_produced"] > 0
         assert case["decisions"]["events_per_second"] is not None
-    latency = faust["latency"]["100"]
+    latency = engine["latency"]["100"]
     assert latency["worker"]["count"] == latency["worker"]["sent"] == 100
     assert latency["echo"]["lost"] == 0
-    scale = faust["scale"]
+    scale = engine["scale"]
     assert sum(scale["two_workers"]["per_worker"]) == TINY.requests
     assert all(share > 0 for share in scale["two_workers"]["per_worker"])
-    memory = faust["memory"]
+    memory = engine["memory"]
     assert memory["full"]["users"] == TINY.rss_users and memory["full"]["rss_mib"] > 0
-    assert {row["engine"] for row in report["targets"]} == {"faust"}
+    assert {row["engine"] for row in report["targets"]} == {"quix"}
