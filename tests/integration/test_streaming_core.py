@@ -123,7 +123,7 @@ def test_one_decision_per_request_then_exact_state_across_restart(
     worker = WorkerProcess(kafka_settings, tmp_path / "worker2.log").start()
     produce_json(kafka_settings, "impressions", impressions[:half])
     produce_json(kafka_settings, "conversions", conversions[: len(conversions) // 2])
-    wait_until_caught_up(kafka_settings)
+    wait_until_caught_up(kafka_settings, timeout_seconds=300)  # Faust recovers slowly
     worker.stop()
     worker = WorkerProcess(kafka_settings, tmp_path / "worker3.log").start()
     produce_json(kafka_settings, "impressions", impressions[half:])
@@ -132,7 +132,7 @@ def test_one_decision_per_request_then_exact_state_across_restart(
     worker.kill()  # a crash mid-stream: uncommitted offsets are redelivered after the restart
     worker = WorkerProcess(kafka_settings, tmp_path / "worker4.log").start()
     try:
-        wait_until_caught_up(kafka_settings)
+        wait_until_caught_up(kafka_settings, timeout_seconds=300)  # Faust recovers slowly
     finally:
         worker.stop()
 
