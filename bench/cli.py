@@ -16,13 +16,14 @@ import numpy as np
 from bench.cli_kafka import KAFKA_HELP, add_kafka_arguments, run_kafka
 from bench.evaluation import N_BOOTSTRAP, TARGET_EVENTS_PER_SECOND, bench_evaluation
 from bench.logs import bench_csv_read
+from bench.processor import bench_processor
 from bench.replay import REPLAY_POLICIES, bench_replay
 from bench.step import STEP_POLICIES, bench_outcomes, bench_step
 from bench.timing import THREAD_VARIABLES, note
 
 __all__ = ["ALL_SECTIONS", "SECTIONS", "main", "parse_args", "run"]
 
-SECTIONS = ("step", "outcomes", "replay", "evaluation", "logs")  # default: no broker needed
+SECTIONS = ("step", "outcomes", "edge", "replay", "evaluation", "logs")  # default: no broker needed
 ALL_SECTIONS = (*SECTIONS, "kafka")  # kafka starts a broker; chosen with --only
 
 HELP = f"""\
@@ -34,6 +35,10 @@ sections (--only):
   step        decision requests/s through the pure step with an in-memory store, per
               policy ({", ".join(STEP_POLICIES)}); baseline msgspec decode + plain dict update
   outcomes    impressions/s through the pure step
+  edge        the worker's per-event code without Kafka (EventProcessor: decode, checks,
+              load, step, store, pooled statistics, metrics, outputs) on a dict store, for
+              requests (--events) and their impressions + purchases; baseline the pure
+              loop alone (decode + load/step/store) on the same messages: our edge's cost
   replay      log events/s of a simulator log (requests, decisions, impressions,
               conversions; --events requests) replayed as `nudge replay --offline` does,
               for {", ".join(REPLAY_POLICIES)}; baseline msgspec decode + plain dict update
@@ -116,6 +121,10 @@ def _step(args: argparse.Namespace) -> dict[str, Any]:
 RUNNERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "step": _step,
     "outcomes": lambda a: bench_outcomes(a.events, a.repeats),
+    "edge": lambda a: {
+        policy: bench_processor(policy, a.events, max(1, a.events // 4), a.repeats)
+        for policy in ("thompson", "epsilon-greedy")
+    },
     "replay": lambda a: bench_replay(a.events, a.repeats),
     "evaluation": lambda a: bench_evaluation(a.rounds, a.repeats, a.bootstrap),
     "logs": lambda a: bench_csv_read(a.rounds // 5, a.repeats, Path(".nudge/bench")),

@@ -12,7 +12,7 @@ from model.engine import Engine, Outcome, Source, StepResult
 from model.events import Event
 from state import StateCodecError, UserState, UserStore, decode_state, encode_state
 
-__all__ = ["CORRUPT_STATE", "Stepped", "step_encoded", "step_in_store"]
+__all__ = ["CORRUPT_STATE", "Stepped", "step_decoded", "step_encoded", "step_in_store"]
 
 CORRUPT_STATE = "corrupt_state"
 
@@ -35,6 +35,14 @@ def step_encoded(
     except StateCodecError:
         fresh = UserState()
         return Stepped(StepResult(fresh, Outcome.REJECTED, reason=CORRUPT_STATE), fresh, None)
+    return step_decoded(engine, state, event, source)
+
+
+def step_decoded(
+    engine: Engine, state: UserState, event: Event, source: Source | None = None
+) -> Stepped:
+    """:func:`step_encoded` for a state already decoded (a runner that keeps the decoded
+    state of the bytes it stored last can skip decoding them again)."""
     result = engine.step(state, event, source)
     return Stepped(result, state, encode_state(result.state) if result.state is not state else None)
 

@@ -12,8 +12,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from model.catalog import CatalogError, load_catalog
 from state import ArmStats, UserState
 from streams.runtime.settings import Settings
@@ -24,29 +22,41 @@ log = logging.getLogger(__name__)
 
 
 class PopulationTally:
-    """Arm statistics summed over users, fed with each applied event's change."""
+    """Arm statistics summed over users, fed with each applied event's change (plain
+    numbers per arm while counting; :meth:`snapshot` makes them :class:`ArmStats`)."""
+
+    _NONE = ArmStats()
 
     def __init__(self) -> None:
-        self._arms: dict[str, ArmStats] = {}
+        # arm -> [impressions, conversions, reward_sum, last_seen_ms]
+        self._arms: dict[str, list[float]] = {}
         self.changed = False
 
     def add_change(self, arm_id: str, before: UserState, after: UserState) -> None:
         """Add what one event changed in ``arm_id``'s statistics of one user."""
-        old = before.arms.get(arm_id, ArmStats())
-        new = after.arms.get(arm_id, ArmStats())
-        total = self._arms.get(arm_id, ArmStats())
-        self._arms[arm_id] = msgspec.structs.replace(
-            total,
-            impressions=total.impressions + new.impressions - old.impressions,
-            conversions=total.conversions + new.conversions - old.conversions,
-            reward_sum=total.reward_sum + new.reward_sum - old.reward_sum,
-            last_seen_ms=max(total.last_seen_ms, new.last_seen_ms),
-        )
+        old = before.arms.get(arm_id, self._NONE)
+        new = after.arms.get(arm_id, self._NONE)
+        total = self._arms.get(arm_id)
+        if total is None:
+            total = self._arms[arm_id] = [0.0, 0.0, 0.0, 0]
+        total[0] += new.impressions - old.impressions
+        total[1] += new.conversions - old.conversions
+        total[2] += new.reward_sum - old.reward_sum
+        if new.last_seen_ms > total[3]:
+            total[3] = new.last_seen_ms
         self.changed = True
 
     def snapshot(self) -> dict[str, ArmStats]:
         self.changed = False
-        return dict(self._arms)
+        return {
+            arm: ArmStats(
+                impressions=total[0],
+                conversions=total[1],
+                reward_sum=total[2],
+                last_seen_ms=int(total[3]),
+            )
+            for arm, total in self._arms.items()
+        }
 
 
 def install_population(

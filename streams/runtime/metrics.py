@@ -1,6 +1,8 @@
 """Every Prometheus metric of nudgeflow, defined once, on an injected registry.
 
 The core returns facts (outcome, explored, propensity, reason); the edge counts them here.
+The per-event ones are lock-free (:mod:`streams.runtime.hot_metrics`: one writer, the
+processing thread); the rest are ``prometheus_client``'s.
 Labels are bounded (topic kinds, outcomes, policy names, reasons): never a user id.
 """
 
@@ -12,12 +14,12 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
-    Histogram,
     Info,
     ProcessCollector,
     disable_created_metrics,
 )
 
+from streams.runtime.hot_metrics import HotCounter, HotHistogram
 from streams.runtime.settings import SOURCE_KINDS
 
 __all__ = ["LATENCY_BUCKETS_SECONDS", "Metrics", "OUTCOMES", "TRAINING_OUTCOMES", "TrainerMetrics"]
@@ -56,57 +58,57 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = _registry(registry)
         r = self.registry
-        self.events_consumed = Counter(
+        self.events_consumed = HotCounter(
             "nudge_events_consumed_total",
             "Events consumed, by source topic kind and outcome.",
             ["topic", "outcome"],
             registry=r,
         )
-        self.decisions = Counter(
+        self.decisions = HotCounter(
             "nudge_decisions_total",
             "Decisions made, by policy and whether it explored (a repeated request's re-emitted "
             "decision is counted as a duplicate event, not here).",
             ["policy", "explored"],
             registry=r,
         )
-        self.no_nudge = Counter(
+        self.no_nudge = HotCounter(
             "nudge_no_nudge_total",
             "Decisions that showed no nudge, by guardrail reason.",
             ["reason"],
             registry=r,
         )
-        self.decision_latency = Histogram(
+        self.decision_latency = HotHistogram(
             "nudge_decision_latency_seconds",
             "Seconds from a request's arrival in the worker to its decision being handed to Kafka.",
             buckets=LATENCY_BUCKETS_SECONDS,
             registry=r,
         )
-        self.dead_letters = Counter(
+        self.dead_letters = HotCounter(
             "nudge_dead_letters_total",
             "Events sent to the dead-letter topic, by reason.",
             ["reason"],
             registry=r,
         )
-        self.orphan_conversions = Counter(
+        self.orphan_conversions = HotCounter(
             "nudge_orphan_conversions_total",
             "Conversions that could not be attributed to a decision, by reason.",
             ["reason"],
             registry=r,
         )
-        self.orphan_impressions = Counter(
+        self.orphan_impressions = HotCounter(
             "nudge_orphan_impressions_total",
             "Impressions of a decision this user's state does not hold, by reason (counted, "
             "dead-lettered, never applied to an arm).",
             ["reason"],
             registry=r,
         )
-        self.rewards = Counter(
+        self.rewards = HotCounter(
             "nudge_conversions_attributed_total",
             "Conversion events credited to an arm, by conversion kind and strategy family.",
             ["kind", "family"],
             registry=r,
         )
-        self.impressions = Counter(
+        self.impressions = HotCounter(
             "nudge_impressions_total",
             "Impressions applied, by strategy family.",
             ["family"],

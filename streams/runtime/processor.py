@@ -21,7 +21,7 @@ import msgspec
 
 from model.engine import Outcome, Source, StepResult
 from model.events import Conversion, Decision, Event
-from model.loop import CORRUPT_STATE, step_encoded
+from model.loop import CORRUPT_STATE, Stepped, step_decoded, step_encoded
 from state import UserState
 from streams.runtime.holder import EngineHolder
 from streams.runtime.live import PopulationTally
@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 DECISIONS = "decisions"
 DEAD_LETTER = "dead-letter"
 _encode = msgspec.json.Encoder().encode
+# Decoded states kept for the bytes last stored per user (see ``_step``); cleared when full
+_DECODED_KEPT = 8192
 
 
 class Output(NamedTuple):
@@ -62,7 +64,9 @@ class EventProcessor:
         self.population_lock = threading.Lock()
         self._max_bytes = settings.max_event_bytes
         self._partitions = settings.partitions
-        self._children: dict[tuple[Any, ...], Any] = {}  # metric children, looked up once
+        self._decoded: dict[bytes, tuple[bytes, UserState]] = {}
+        self._families: dict[str, str] = {}  # arm -> strategy family, of ``_catalog``
+        self._catalog: Any = None
         metrics.preinitialise([holder.engine.policy.name], REJECTION_REASONS)
 
     def process(
@@ -106,7 +110,7 @@ class EventProcessor:
             # a user's first event here: is this their partition? (checked once per user,
             # so the hash is not paid per event; an existing state was checked on arrival)
             return None, [self._reject(kind, source, key, value, self._misplaced(key))]
-        result, before, stored = step_encoded(self.holder.engine, stored_before, event, source)
+        result, before, stored = self._step(key, stored_before, event, source)
         if result.reason == CORRUPT_STATE:
             rejection = Rejection(CORRUPT_STATE, "the user's stored state does not decode")
             return None, [self._reject(kind, source, key, value, rejection)]
@@ -116,6 +120,23 @@ class EventProcessor:
         if result.decision is not None:
             self.metrics.decision_latency.observe(time.perf_counter() - started)
         return stored, outputs
+
+    def _step(self, key: bytes, stored: bytes | None, event: Event, source: Source) -> Stepped:
+        """Step on the user's state; the decoding of the bytes this processor stored last
+        for the user is reused while the store hands back those very bytes (Quix Streams'
+        and Faust's stores return the object they were given until it is written out and
+        read back), so a user with several events between checkpoints is decoded once."""
+        engine, decoded = self.holder.engine, self._decoded
+        last = decoded.get(key)
+        if last is not None and stored is not None and last[0] is stored:
+            stepped = step_decoded(engine, last[1], event, source)
+        else:
+            stepped = step_encoded(engine, stored, event, source)
+        if stepped.stored is not None:
+            if len(decoded) >= _DECODED_KEPT:
+                decoded.clear()
+            decoded[key] = (stepped.stored, stepped.result.state)
+        return stepped
 
     def _misplaced(self, key: bytes) -> Rejection:
         right = partition_for(key, self._partitions)
@@ -152,7 +173,7 @@ class EventProcessor:
                 orphans = self.metrics.orphan_conversions
                 if kind == "impressions":
                     orphans = self.metrics.orphan_impressions
-                self._inc(orphans, result.reason)
+                orphans.add((result.reason,))
         else:
             self._count(kind, result.outcome.value)
             if result.outcome is Outcome.APPLIED and result.arm_id is not None:
@@ -170,31 +191,32 @@ class EventProcessor:
         letter = dead_letter_bytes(
             rejection, source.topic, source.partition, source.offset, key, value
         )
-        self._inc(self.metrics.dead_letters, rejection.reason)
+        self.metrics.dead_letters.add((rejection.reason,))
         self._count(kind, "orphan" if rejection.reason.startswith("orphan") else "dead_lettered")
         return Output(DEAD_LETTER, key, letter)
 
-    def _inc(self, metric: Any, *labels: str) -> None:
-        """``metric.labels(*labels).inc()``, with the labelled child looked up once (the
-        lookup costs more than the increment, and every event counts something)."""
-        key = (id(metric), *labels)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(*labels)
-        child.inc()
-
     def _count(self, kind: str, outcome: str) -> None:
-        self._inc(self.metrics.events_consumed, kind, outcome)
+        self.metrics.events_consumed.add((kind, outcome))
 
     def _count_outcome(self, event: Event, arm_id: str) -> None:
-        catalog = self.holder.engine.catalog
-        family = catalog.arm(arm_id).strategy.family if arm_id in catalog else "unknown"
+        family = self._family(arm_id)
         if isinstance(event, Conversion):
-            self._inc(self.metrics.rewards, event.kind, family)
+            self.metrics.rewards.add((event.kind, family))
         else:
-            self._inc(self.metrics.impressions, family)
+            self.metrics.impressions.add((family,))
+
+    def _family(self, arm_id: str) -> str:
+        """The arm's strategy family in the serving catalog (looked up once per catalog)."""
+        catalog = self.holder.engine.catalog
+        if catalog is not self._catalog:
+            self._catalog, self._families = catalog, {}
+        family = self._families.get(arm_id)
+        if family is None:
+            family = catalog.arm(arm_id).strategy.family if arm_id in catalog else "unknown"
+            self._families[arm_id] = family
+        return family
 
     def _count_decision(self, decision: Decision) -> None:
-        self._inc(self.metrics.decisions, decision.policy, "true" if decision.explored else "false")
+        self.metrics.decisions.add((decision.policy, "true" if decision.explored else "false"))
         if decision.arm_id is None:
-            self._inc(self.metrics.no_nudge, decision.reason or "unknown")
+            self.metrics.no_nudge.add((decision.reason or "unknown",))
