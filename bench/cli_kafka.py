@@ -75,6 +75,13 @@ def add_kafka_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"users in state for the RSS figure ({_D.rss_users})",
     )
     group.add_argument(
+        "--faust-rss-users",
+        type=int,
+        default=_D.faust_rss_users,
+        help="users in state for the Faust engine's RSS figure: its recovery is slow "
+        f"({_D.faust_rss_users})",
+    )
+    group.add_argument(
         "--latency-seconds",
         type=float,
         default=_D.latency_seconds,
@@ -97,6 +104,7 @@ def sizes_from(args: argparse.Namespace) -> KafkaSizes:
         repeats=args.repeats,
         latency_seconds=args.latency_seconds,
         rss_users=args.rss_users,
+        faust_rss_users=args.faust_rss_users,
     )
 
 
