@@ -73,4 +73,5 @@ def workers_rate(
         "seconds_to_stable_group": round(joined, 1),
         "per_worker": shares,
         "stalled": run.stalled,
+        "machine_cores_busy": run.machine_cores_busy,
     }

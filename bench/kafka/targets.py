@@ -95,8 +95,13 @@ def _other_rows(engine: str, data: Mapping[str, Any]) -> list[str]:
     one = pick(data, "scale", "one_worker", "decisions_per_second")
     two = pick(data, "scale", "two_workers", "decisions_per_second")
     if one is not None:
+        busy = " / ".join(
+            _fmt(pick(data, "scale", run, "machine_cores_busy"), 2)
+            for run in ("one_worker", "two_workers")
+        )
         rows.append(
-            f"| {engine} | decisions/s, 2 workers | {_fmt(two)} | 1 worker {_fmt(one)} "
+            f"| {engine} | decisions/s, 2 workers (machine cores busy, 1 / 2 workers: {busy}) "
+            f"| {_fmt(two)} | 1 worker {_fmt(one)} "
             f"| {_fmt(pick(data, 'scale', 'speedup'), 2)} | >= 1.5x |"
         )
     full, empty = pick(data, "memory", "full"), pick(data, "memory", "empty")

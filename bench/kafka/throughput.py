@@ -87,6 +87,10 @@ def worker_run(bench: Bench, engine: str, case: Case, n: int, users: int) -> dic
         "names": names,
         "decisions_per_second": decide.rate,
         "state_updates_per_second": update.rate,
+        "machine_cores_busy": {
+            "decide": decide.machine_cores_busy,
+            "update": update.machine_cores_busy,
+        },
         "counts": {
             "requests": n,
             "decisions_read_back": len(decisions),
@@ -115,5 +119,6 @@ def bench_case(
         "decisions": median_entry([r["decisions_per_second"] for r in runs]),
         "state_updates": median_entry([r["state_updates_per_second"] for r in runs]),
         "counts": [r["counts"] for r in runs],
+        "machine_cores_busy": [r["machine_cores_busy"] for r in runs],
     }
     return report, runs[-1]["names"]
