@@ -217,7 +217,7 @@ def _two_tower(
     from model.twotower.artifact import newest_valid
     from model.twotower.scorer import TwoTowerScorer
     from model.twotower.train import TrainConfig
-    from streams.apps.training import TrainOptions, train_round
+    from model.training import TrainOptions, train_round
 
     model_dir = _model_dir(config, out_dir)
     artifact, _ = newest_valid(model_dir)
