@@ -7,6 +7,7 @@ difference, the relative lift, a two-proportion z-test and a 95 % interval.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Callable
 from dataclasses import asdict
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from model.evaluation import ABResult
+from model.report import Report, figure, png
 from model.simulator.abtest import AbResult, Experiment
 
 __all__ = ["write_report"]
@@ -49,15 +51,17 @@ def write_report(
         *(f"- {note}" for note in [*experiment.notes, *result.notes]),
         f"- {config.users * config.sessions} sessions in {result.seconds:.1f} s",
     ]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "report.md").write_text("\n".join(lines) + "\n")
     doc = {**r.__dict__, "through": result.through, "config": _jsonable(asdict(config))}
-    (out_dir / "result.json").write_text(json.dumps(doc, indent=2))
-    _write_sessions(out_dir / "sessions.csv", experiment, result)
-    _plot(out_dir / "cr.png", r, result.through)
-    from streams.apps.html_report import write_html_report
-
-    write_html_report(out_dir / "report.html", "\n".join(lines), [out_dir / "cr.png"], lines[0][2:])
+    sessions = _sessions(experiment, result)
+    Report(
+        "\n".join(lines) + "\n",
+        lines[0][2:],
+        figures={"cr.png": _plot(r, result.through)},
+        files={
+            "result.json": json.dumps(doc, indent=2),
+            "sessions.csv": sessions,
+        },
+    ).write(out_dir)
     echo("\n".join(lines[4:10]))
     echo(f"report: {out_dir / 'report.md'} (and report.html, with the plot)")
     return r
@@ -67,25 +71,22 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _write_sessions(path: Path, experiment: Experiment, result: AbResult) -> None:
-    with open(path, "w", newline="") as out:
-        rows = csv.writer(out)
-        rows.writerow(["user_id", "group", "session", "arm_id", "purchased"])
-        for user, arms in enumerate(result.arms):
-            for k, arm in enumerate(arms):
-                bought = int(result.bought[user, k])
-                rows.writerow(
-                    [experiment.env.user_id(user), experiment.group(user), k, arm or "", bought]
-                )
+def _sessions(experiment: Experiment, result: AbResult) -> str:
+    out = io.StringIO(newline="")
+    rows = csv.writer(out)
+    rows.writerow(["user_id", "group", "session", "arm_id", "purchased"])
+    for user, arms in enumerate(result.arms):
+        for k, arm in enumerate(arms):
+            bought = int(result.bought[user, k])
+            rows.writerow(
+                [experiment.env.user_id(user), experiment.group(user), k, arm or "", bought]
+            )
+    return out.getvalue()
 
 
-def _plot(path: Path, r: ABResult, through: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 4))
+def _plot(r: ABResult, through: str) -> bytes:
+    fig = figure((5, 4))
+    ax = fig.add_subplot()
     rates = np.array([r.rate_a, r.rate_b]) * 100
     errors = [
         1.96 * 100 * np.sqrt(p * (1 - p) / n) for p, n in ((r.rate_a, r.n_a), (r.rate_b, r.n_b))
@@ -93,6 +94,4 @@ def _plot(path: Path, r: ABResult, through: str) -> None:
     ax.bar(["A rule-based", "B nudgeflow"], rates, yerr=errors, capsize=6, color=["#999", "#2a7"])
     ax.set_ylabel("CR % (purchasers / users), 95 % CI")
     ax.set_title(f"{through}: lift {100 * r.lift:+.1f} %, p = {r.p_value:.2g}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return png(fig, dpi=100)
