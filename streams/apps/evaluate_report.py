@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,11 @@ class Report:
     by_position: dict[int, list[Any]] = field(default_factory=dict)
     truth: float | None = None
     lifts: dict[str, Any] = field(default_factory=dict)
+
+    def with_result(self, result: Any) -> Report:
+        """This report with what ``model.evaluation.pipeline.evaluate_target`` found."""
+        found = ("n_fit", "n_test", "rows", "by_position", "truth", "lifts")
+        return replace(self, **{name: getattr(result, name) for name in found})
 
     @property
     def target(self) -> str:
