@@ -59,6 +59,9 @@ class EvalRounds:
     action_dist: np.ndarray
     estimated_rewards: np.ndarray
 
+    def __len__(self) -> int:
+        return len(self.reward)
+
     def take(self, rows: np.ndarray) -> EvalRounds:
         return EvalRounds(
             self.reward[rows],
