@@ -9,7 +9,6 @@ started here too or an existing one. The report is :mod:`streams.apps.abtest_rep
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 import uuid
@@ -22,7 +21,7 @@ import msgspec
 from tqdm import tqdm
 
 from model.engine import Engine
-from model.events import Event, Impression
+from model.events import Decision, Event, Impression
 from model.simulator.abtest import GROUPS, AbResult, Experiment
 from streams.apps.processes import Children
 from streams.runtime.settings import Settings
@@ -175,13 +174,12 @@ def _drive_kafka(
                     consumer, pending, children, stall_seconds, experiment.group
                 ):
                     g = experiment.group(user)
-                    served[g][f"{decision['policy']} {decision.get('model_version')}"] += 1
-                    arm = decision.get("arm_id")
+                    served[g][f"{decision.policy} {decision.model_version}"] += 1
+                    arm = decision.arm_id
                     if arm is not None:
                         bought, events = experiment.outcome(
-                            user, k, decision["request_id"], decision["decision_id"], arm,
-                            int(decision["ts"]),
-                        )  # fmt: skip
+                            user, k, decision.request_id, decision.decision_id, arm, decision.ts
+                        )
                         result.arms[user][k], result.bought[user, k] = arm, bought
                         for event in events:
                             kind = "impressions" if isinstance(event, Impression) else "conversions"
@@ -207,9 +205,10 @@ def _decisions(
     children: Children,
     stall_seconds: float,
     group_of: Callable[[int], str],
-) -> Iterator[tuple[int, dict[str, Any]]]:
+) -> Iterator[tuple[int, Decision]]:
     """(user, decision) for each pending request, as the workers answer; a decision seen
     twice (redelivery) is yielded once. Raises when the workers stop answering."""
+    decode = msgspec.json.Decoder(Decision).decode
     last = time.monotonic()
     while pending:
         messages = consumer.consume(1000, timeout=0.2)
@@ -217,8 +216,8 @@ def _decisions(
             value = message.value()
             if message.error() is not None or value is None:
                 continue
-            decision = json.loads(value)
-            user = pending.pop(decision.get("request_id"), None)
+            decision = decode(value)
+            user = pending.pop(decision.request_id, None)
             if user is not None:
                 last = time.monotonic()
                 yield user, decision

@@ -9,7 +9,6 @@ uniform-random baselines and the oracle. Everything it started is stopped, also 
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ import msgspec
 import numpy as np
 from tqdm import tqdm
 
-from model.events import Event, Impression
+from model.events import Decision, Event, Impression
 from model.simulator import Environment, Traffic, build_logging_policy
 from streams.apps.demo_report import Tally, write_report
 from streams.apps.demo_services import Services
@@ -65,6 +64,7 @@ class Driver:
         self.env = Environment.build(config.users, seed=config.seed)
         self.traffic = Traffic(self.env, config.seed)
         self.encode = msgspec.json.Encoder().encode
+        self.decode = msgspec.json.Decoder(Decision).decode
         self.baselines = {
             "rule-based": build_logging_policy("rule"),
             "uniform": build_logging_policy("uniform"),
@@ -102,15 +102,15 @@ class Driver:
         for message in messages:
             value = message.value()
             if message.error() is None and value is not None:
-                self._outcome(json.loads(value), now_ms)
+                self._outcome(self.decode(value), value, now_ms)
         return len(messages)
 
-    def _outcome(self, decision: dict[str, Any], now_ms: int) -> None:
-        self.log.write(json.dumps(decision).encode() + b"\n")
-        window = self.window_of.pop(decision["request_id"], None)
-        if window is None or decision["arm_id"] is None:
+    def _outcome(self, decision: Decision, line: bytes, now_ms: int) -> None:
+        self.log.write(line + b"\n")
+        window = self.window_of.pop(decision.request_id, None)
+        if window is None or decision.arm_id is None:
             return
-        user, arm, decision_id = decision["user_id"], decision["arm_id"], decision["decision_id"]
+        user, arm, decision_id = decision.user_id, decision.arm_id, decision.decision_id
         self.tally.decisions[window] += 1
         self.tally.expected["nudgeflow"][window] += self.traffic.purchase_probability(user, arm)
         bought = self.traffic.buys(user, arm)
