@@ -24,6 +24,7 @@ every method takes a scalar or a 1-d sequence)::
     rounds = simulate_rounds(env, policy, n_requests, seed=0, days=7.0)   # arrays per decision
     events = rounds_to_events(env, rounds)            # iterator of LogEvent, time-ordered
     traffic = Traffic(env, seed)    # typed requests and outcomes one at a time (traffic.py)
+    # model.simulator.abtest: rule-based vs nudgeflow on simulated users (prepare, run_offline)
     synthetic_catalog(n_products, n_strategies, seed=0)  # e.g. 40 x 25 = 1,000 arms
 
 The conversion function is documented in :mod:`model.simulator.truth`, the population in
