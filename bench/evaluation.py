@@ -12,8 +12,6 @@ and a textbook bootstrap of the mean (``reward[rng.integers(n, size=(B, n))]``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,13 +20,10 @@ from bench.timing import median_rate, one_core, ratio
 from model.evaluation import (
     Estimate,
     SegmentRateModel,
-    bootstrap_ratio,
-    estimate_dr,
-    estimate_ips,
-    estimate_replay,
-    estimate_snips,
     greedy_action_dist,
 )
+from model.evaluation.pipeline import ESTIMATORS as PIPELINE_ESTIMATORS
+from model.evaluation.pipeline import Estimator, EvalRounds, OffPolicyEvaluation
 from model.simulator import Environment, Rounds, UniformLogging, simulate_rounds
 
 __all__ = [
@@ -50,50 +45,18 @@ EPSILON = 0.1  # nudge evaluate --epsilon default
 TRAIN_SHARE = 0.5  # nudge evaluate --train-share default
 
 
-@dataclass(frozen=True)
-class EvaluationInputs:
-    """Test rounds, all ``(n,)`` or ``(n, n_arms)``, as the estimators take them."""
-
-    reward: np.ndarray
-    action: np.ndarray
-    pscore: np.ndarray
-    action_dist: np.ndarray
-    estimated_rewards: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.reward)
-
-
-Estimator = Callable[[EvaluationInputs, np.random.Generator, int], Estimate]
-
-
-def _logging(x: EvaluationInputs, rng: np.random.Generator, n_bootstrap: int) -> Estimate:
-    low, high = bootstrap_ratio(x.reward, None, rng, n_bootstrap)
-    return Estimate("logging", float(x.reward.mean()), low, high, len(x), len(x))
-
-
-ESTIMATORS: dict[str, Estimator] = {
-    "logging": _logging,
-    "replay": lambda x, rng, b: estimate_replay(
-        x.reward, x.action, x.action_dist, rng, n_bootstrap=b
-    ),
-    "ips": lambda x, rng, b: estimate_ips(
-        x.reward, x.action, x.pscore, x.action_dist, rng, n_bootstrap=b
-    ),
-    "snips": lambda x, rng, b: estimate_snips(
-        x.reward, x.action, x.pscore, x.action_dist, rng, n_bootstrap=b
-    ),
-    "dr": lambda x, rng, b: estimate_dr(
-        x.reward, x.action, x.pscore, x.action_dist, x.estimated_rewards, rng, n_bootstrap=b
-    ),
-}
+# the rounds and the estimator list of ``nudge evaluate`` (model.evaluation.pipeline)
+EvaluationInputs = EvalRounds
+ESTIMATORS: dict[str, Estimator] = dict(
+    zip(("logging", "replay", "ips", "snips", "dr"), PIPELINE_ESTIMATORS, strict=True)
+)
 
 
 def evaluate_all(
     x: EvaluationInputs, rng: np.random.Generator, n_bootstrap: int = N_BOOTSTRAP
 ) -> list[Estimate]:
     """Every estimator in ``nudge evaluate``'s order, sharing one generator as it does."""
-    return [estimator(x, rng, n_bootstrap) for estimator in ESTIMATORS.values()]
+    return OffPolicyEvaluation(PIPELINE_ESTIMATORS, n_bootstrap).estimate(x, rng)
 
 
 def _fit_target(

@@ -2,7 +2,7 @@
 
 The log (requests, decisions, impressions, conversions of a uniform-random logging policy)
 is built in memory as JSON lines, exactly the bytes ``nudge simulate --out x.jsonl`` would
-write. Each run decodes them with the log decoder and feeds :func:`streams.apps.replay.
+write. Each run decodes them with the log decoder and feeds :func:`model.replay.
 replay_offline` with the engine ``streams.runtime.wiring.build_engine`` builds and a fresh
 :class:`state.InMemoryStore`, as ``nudge replay --offline`` does without ``--state-dir``
 (only the file reading is left out). Baseline, same bytes: msgspec decode plus a plain
@@ -20,9 +20,9 @@ import numpy as np
 from bench.timing import median_rate, rate_entry
 from model.events import Conversion, Decision, DecisionRequest, Impression
 from model.logs import decode_log_line, encode_log_line
+from model.replay import ReplaySummary, replay_offline
 from model.simulator import Environment, UniformLogging, rounds_to_events, simulate_rounds
 from state import InMemoryStore
-from streams.apps.replay import ReplaySummary, replay_offline
 from streams.runtime.settings import Settings
 from streams.runtime.wiring import build_engine
 

@@ -1,7 +1,9 @@
 """Offline evaluation: off-policy estimators, CR lift and its split-half bound, A/B tests.
 
 Pure numpy; no torch, Kafka or metrics. Argument names follow OBP (``reward, action,
-pscore, action_dist``; shapes in :mod:`model.evaluation.estimators`).
+pscore, action_dist``; shapes in :mod:`model.evaluation.estimators`). The pipeline of
+``nudge evaluate`` (one meta-evaluator over a list of estimators) is
+:mod:`model.evaluation.pipeline`.
 """
 
 from model.evaluation.abtest import ABResult, two_proportion_ztest
@@ -27,6 +29,13 @@ from model.evaluation.lift import (
     relative_mean_cr_lift,
     split_half_bound,
 )
+from model.evaluation.pipeline import (
+    ESTIMATORS,
+    OffPolicyConfig,
+    OffPolicyEvaluation,
+    OffPolicyResult,
+    evaluate_target,
+)
 from model.evaluation.reward_model import SegmentRateModel
 from model.evaluation.targets import (
     greedy_action_dist,
@@ -35,6 +44,11 @@ from model.evaluation.targets import (
 )
 
 __all__ = [
+    "ESTIMATORS",
+    "OffPolicyConfig",
+    "OffPolicyEvaluation",
+    "OffPolicyResult",
+    "evaluate_target",
     "ABResult",
     "ArmSpace",
     "DecisionRows",

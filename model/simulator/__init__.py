@@ -23,6 +23,8 @@ every method takes a scalar or a 1-d sequence)::
     policy.action_dist(env, users) -> (n, n_arms);  policy.choose(env, users, rng)
     rounds = simulate_rounds(env, policy, n_requests, seed=0, days=7.0)   # arrays per decision
     events = rounds_to_events(env, rounds)            # iterator of LogEvent, time-ordered
+    traffic = Traffic(env, seed)    # typed requests and outcomes one at a time (traffic.py)
+    # model.simulator.abtest: rule-based vs nudgeflow on simulated users (prepare, run_offline)
     synthetic_catalog(n_products, n_strategies, seed=0)  # e.g. 40 x 25 = 1,000 arms
 
 The conversion function is documented in :mod:`model.simulator.truth`, the population in
@@ -42,6 +44,7 @@ from model.simulator.logging_policies import (
     default_rules,
 )
 from model.simulator.population import Population, generate_population
+from model.simulator.traffic import Traffic
 from model.simulator.truth import Truth, TruthParams
 
 __all__ = [
@@ -53,6 +56,7 @@ __all__ = [
     "Population",
     "Rounds",
     "RuleLogging",
+    "Traffic",
     "Truth",
     "TruthParams",
     "UniformLogging",

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.engine import decision_id_for
-from model.events import SCHEMA_VERSION, Conversion, Decision, DecisionRequest, Impression, LogEvent
+from model.events import SCHEMA_VERSION, Decision, LogEvent
 from model.simulator.environment import Environment
 from model.simulator.logging_policies import LoggingPolicy
+from model.simulator.traffic import Traffic
 
 __all__ = ["DAY_MS", "Rounds", "rounds_to_events", "simulate_rounds"]
 
@@ -104,23 +105,18 @@ def _event_order(rounds: Rounds) -> tuple[np.ndarray, np.ndarray]:
 def rounds_to_events(env: Environment, rounds: Rounds) -> Iterator[LogEvent]:
     """The log of ``rounds`` as wire events in event-time order (lazy)."""
     round_of, kind = _event_order(rounds)
+    traffic = Traffic(env)
     tag = f"s{rounds.seed}"
     for k, what in zip(round_of.tolist(), kind.tolist(), strict=True):
-        yield _EVENT_BUILDERS[what](env, rounds, k, tag)
+        yield _EVENT_BUILDERS[what](traffic, rounds, k, tag)
 
 
-def _request(env: Environment, r: Rounds, k: int, tag: str) -> LogEvent:
-    user = int(r.users[k])
-    return DecisionRequest(
-        schema_version=SCHEMA_VERSION,
-        event_id=f"{tag}-r{k}",
-        ts=int(r.ts_ms[k]),
-        user_id=env.user_id(user),
-        context=env.context(user),
-    )
+def _request(traffic: Traffic, r: Rounds, k: int, tag: str) -> LogEvent:
+    return traffic.request(int(r.users[k]), f"{tag}-r{k}", int(r.ts_ms[k]))
 
 
-def _decision(env: Environment, r: Rounds, k: int, tag: str) -> LogEvent:
+def _decision(traffic: Traffic, r: Rounds, k: int, tag: str) -> LogEvent:
+    env = traffic.env
     arm = env.catalog.arms[int(r.arms[k])]
     decision_id = decision_id_for(f"{tag}-r{k}")
     return Decision(
@@ -141,28 +137,20 @@ def _decision(env: Environment, r: Rounds, k: int, tag: str) -> LogEvent:
     )
 
 
-def _impression(env: Environment, r: Rounds, k: int, tag: str) -> LogEvent:
-    return Impression(
-        schema_version=SCHEMA_VERSION,
-        event_id=f"{tag}-i{k}",
-        ts=int(r.ts_ms[k] + r.impression_delay_ms[k]),
-        user_id=env.user_id(int(r.users[k])),
-        decision_id=decision_id_for(f"{tag}-r{k}"),
-        arm_id=env.arm_ids[int(r.arms[k])],
+def _impression(traffic: Traffic, r: Rounds, k: int, tag: str) -> LogEvent:
+    return traffic.impression(
+        traffic.env.user_id(int(r.users[k])),
+        decision_id_for(f"{tag}-r{k}"),
+        traffic.env.arm_ids[int(r.arms[k])],
+        f"{tag}-i{k}",
+        int(r.ts_ms[k] + r.impression_delay_ms[k]),
     )
 
 
-def _conversion(env: Environment, r: Rounds, k: int, tag: str) -> LogEvent:
+def _conversion(traffic: Traffic, r: Rounds, k: int, tag: str) -> LogEvent:
     ts = r.ts_ms[k] + r.impression_delay_ms[k] + r.conversion_delay_ms[k]
-    return Conversion(
-        schema_version=SCHEMA_VERSION,
-        event_id=f"{tag}-c{k}",
-        ts=int(ts),
-        user_id=env.user_id(int(r.users[k])),
-        kind="purchase",
-        value=1.0,
-        decision_id=decision_id_for(f"{tag}-r{k}"),
-    )
+    user_id = traffic.env.user_id(int(r.users[k]))
+    return traffic.purchase(user_id, decision_id_for(f"{tag}-r{k}"), f"{tag}-c{k}", int(ts))
 
 
 _EVENT_BUILDERS = (_request, _decision, _impression, _conversion)

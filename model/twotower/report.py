@@ -3,9 +3,10 @@ PNG plots (reliability diagram, feature importance), drawn with matplotlib's Agg
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from typing import Any
+
+from model.report import Report, figure, png
 
 __all__ = ["render_report"]
 
@@ -14,13 +15,15 @@ def render_report(
     version: str, metrics: Mapping[str, Any], data: Mapping[str, Any]
 ) -> dict[str, bytes]:
     """File name -> bytes: ``report.md``, ``calibration.png``, ``importance.png``."""
+    title = f"Two-tower model {version}"
     if "confusion" not in metrics:  # nothing was held out: no figures to draw
-        return {"report.md": _markdown_without_holdout(version, metrics, data).encode()}
-    return {
-        "report.md": _markdown(version, metrics, data).encode(),
+        markdown = _markdown_without_holdout(version, metrics, data)
+        return Report(markdown, title, html=False).render()
+    figures = {
         "calibration.png": _reliability_png(metrics),
         "importance.png": _importance_png(metrics),
     }
+    return Report(_markdown(version, metrics, data), title, figures, html=False).render()
 
 
 def _markdown_without_holdout(version: str, m: Mapping[str, Any], data: Mapping[str, Any]) -> str:
@@ -66,24 +69,8 @@ def _markdown(version: str, m: Mapping[str, Any], data: Mapping[str, Any]) -> st
     return "\n".join(lines)
 
 
-def _figure() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(4.5, 3.5), dpi=80)
-
-
-def _png(fig: Any) -> bytes:
-    out = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(out, format="png")
-    return out.getvalue()
-
-
 def _reliability_png(m: Mapping[str, Any]) -> bytes:
-    fig = _figure()
+    fig = figure((4.5, 3.5), dpi=80)
     ax = fig.add_subplot()
     bins = m["calibration"]["bins"]
     top = max([0.01] + [max(b["predicted"], b["observed"]) for b in bins])
@@ -92,14 +79,14 @@ def _reliability_png(m: Mapping[str, Any]) -> bytes:
     ax.set_xlabel("predicted conversion rate")
     ax.set_ylabel("observed conversion rate")
     ax.set_title(f"reliability (ECE {m['calibration']['ece']:.3f})")
-    return _png(fig)
+    return png(fig)
 
 
 def _importance_png(m: Mapping[str, Any]) -> bytes:
-    fig = _figure()
+    fig = figure((4.5, 3.5), dpi=80)
     ax = fig.add_subplot()
     rows = list(reversed(m.get("importance", [])))
     ax.barh([r["feature"] for r in rows], [r["auc_drop"] for r in rows])
     ax.set_xlabel("AUC drop when shuffled")
     ax.set_title("permutation feature importance")
-    return _png(fig)
+    return png(fig)

@@ -9,26 +9,23 @@ uniform-random baselines and the oracle. Everything it started is stopped, also 
 
 from __future__ import annotations
 
-import importlib.util
-import json
-import re
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
 import numpy as np
 from tqdm import tqdm
 
-from model.simulator import Environment, build_logging_policy
+from model.events import Decision, Event, Impression
+from model.simulator import Environment, Traffic, build_logging_policy
 from streams.apps.demo_report import Tally, write_report
-from streams.apps.processes import Children
-from streams.runtime.broker import LocalBroker, free_port
+from streams.apps.demo_services import Services
+from streams.runtime.broker import free_port
 from streams.runtime.kafka import assign_from_beginning, make_consumer, make_producer
 from streams.runtime.settings import Settings
-from streams.runtime.topics import create_topics
 
 __all__ = ["DemoConfig", "run_demo", "run_live"]
 T0_MS = 1_767_225_600_000  # simulated clock starts 2026-01-01
@@ -58,71 +55,6 @@ class DemoConfig:
         return [start + i if start else free_port() for i in range(self.workers)]
 
 
-class Services:
-    """The broker and processes the demo started; ``close`` stops them all (idempotent)."""
-
-    def __init__(self, config: DemoConfig, settings: Settings, port: int) -> None:
-        self.config, self.settings = config, settings
-        self.broker = LocalBroker(
-            config.out_dir / "broker", port=port, controller_port=config.controller_port or None
-        )
-        self.children = Children(config.out_dir)
-        self.metrics_ports: list[int] = []
-
-    def start(self, log_path: Path) -> list[str]:
-        notes = []
-        self.broker.start()
-        create_topics(self.settings)
-        for i, port in enumerate(self.config.worker_metrics_ports()):
-            state_dir = self.config.out_dir / f"worker-{i}"
-            self.children.spawn(
-                ["worker", "--state-dir", str(state_dir), "--metrics-port", str(port)],
-                self.settings,
-                f"worker-{i}.log",
-            )
-            self.metrics_ports.append(port)
-        if importlib.util.find_spec("streams.apps.commands.train") is None:
-            notes.append("trainer: not available in this build; workers serve the prior only")
-        else:
-            self.children.spawn(_trainer_args(self.config, log_path), self.settings, "trainer.log")
-        return notes
-
-    def alive(self) -> bool:
-        return self.children.alive()
-
-    def model_version(self) -> str:
-        for port in self.metrics_ports:
-            version = serving_model_version(port)
-            if version is not None:
-                return version
-        return "?"
-
-    def close(self) -> None:
-        self.children.close()
-        self.broker.stop()
-
-
-def serving_model_version(metrics_port: int) -> str | None:
-    """The model version a worker reports on its /metrics, or None when it does not answer."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2) as r:
-            match = re.search(r'nudge_model_info\{version="([^"]*)"', r.read().decode())
-    except OSError:
-        return None
-    return match.group(1) if match else None
-
-
-def _trainer_args(config: DemoConfig, log_path: Path) -> list[str]:
-    return [
-        "train",
-        "--input",
-        str(log_path),
-        "--every",
-        f"{config.train_every_seconds:g}s",
-        "--no-progress",
-    ]
-
-
 class Driver:
     """Simulated users: sends requests at a steady rate, answers decisions with outcomes
     drawn from the ground truth, and writes every event to a JSONL log for the trainer."""
@@ -130,7 +62,9 @@ class Driver:
     def __init__(self, config: DemoConfig, settings: Settings, log: IO[bytes]) -> None:
         self.config, self.settings, self.log = config, settings, log
         self.env = Environment.build(config.users, seed=config.seed)
-        self.rng = np.random.default_rng(config.seed)
+        self.traffic = Traffic(self.env, config.seed)
+        self.encode = msgspec.json.Encoder().encode
+        self.decode = msgspec.json.Decoder(Decision).decode
         self.baselines = {
             "rule-based": build_logging_policy("rule"),
             "uniform": build_logging_policy("uniform"),
@@ -147,19 +81,10 @@ class Driver:
         self.run_tag = uuid.uuid4().hex[:8]
 
     def send(self, count: int, window: int, now_ms: int) -> None:
-        users = self.rng.integers(0, self.env.n_users, count)
+        users = self.traffic.draw_users(count)
         for user in users:
-            user_id = self.env.user_id(int(user))
             event_id = f"demo-{self.run_tag}-{self.sent}"
-            event: dict[str, Any] = {
-                "type": "decision-request",
-                "schema_version": 1,
-                "event_id": event_id,
-                "ts": now_ms,
-                "user_id": user_id,
-                "context": self.env.context(int(user)),
-            }
-            self._produce("decision-requests", user_id, event)
+            self._produce("decision-requests", self.traffic.request(int(user), event_id, now_ms))
             self.window_of[event_id] = window
             self.sent += 1
         self._expect_baselines(users, window)
@@ -177,52 +102,33 @@ class Driver:
         for message in messages:
             value = message.value()
             if message.error() is None and value is not None:
-                self._outcome(json.loads(value), now_ms)
+                self._outcome(self.decode(value), value, now_ms)
         return len(messages)
 
-    def _outcome(self, decision: dict[str, Any], now_ms: int) -> None:
-        self.log.write(json.dumps(decision).encode() + b"\n")
-        window = self.window_of.pop(decision["request_id"], None)
-        if window is None or decision["arm_id"] is None:
-            return
-        user, arm = decision["user_id"], decision["arm_id"]
-        probability = float(self.env.conversion_probability(user, arm)[0])
-        self.tally.decisions[window] += 1
-        self.tally.expected["nudgeflow"][window] += probability
-        base = {
-            "schema_version": 1,
-            "ts": now_ms,
-            "user_id": user,
-            "decision_id": decision["decision_id"],
-        }
-        self._produce(
-            "impressions",
-            user,
-            {
-                **base,
-                "type": "impression",
-                "arm_id": arm,
-                "event_id": f"imp-{decision['decision_id']}",
-            },
-        )
-        if self.rng.random() < probability:
-            self.tally.purchases[window] += 1
-            self._produce(
-                "conversions",
-                user,
-                {
-                    **base,
-                    "type": "conversion",
-                    "kind": "purchase",
-                    "ts": now_ms + 1,
-                    "event_id": f"buy-{decision['decision_id']}",
-                },
-            )
-
-    def _produce(self, kind: str, user_id: str, event: dict[str, Any]) -> None:
-        line = json.dumps(event).encode()
+    def _outcome(self, decision: Decision, line: bytes, now_ms: int) -> None:
         self.log.write(line + b"\n")
-        self.producer.produce(self.settings.topic(kind), key=user_id.encode(), value=line)
+        window = self.window_of.pop(decision.request_id, None)
+        if window is None or decision.arm_id is None:
+            return
+        user, arm, decision_id = decision.user_id, decision.arm_id, decision.decision_id
+        self.tally.decisions[window] += 1
+        self.tally.expected["nudgeflow"][window] += self.traffic.purchase_probability(user, arm)
+        bought = self.traffic.buys(user, arm)
+        self.tally.purchases[window] += bought
+        for event in self.traffic.outcome(
+            user,
+            decision_id,
+            arm,
+            bought=bought,
+            event_ids=(f"imp-{decision_id}", f"buy-{decision_id}"),
+            ts_ms=(now_ms, now_ms + 1),
+        ):
+            self._produce("impressions" if isinstance(event, Impression) else "conversions", event)
+
+    def _produce(self, kind: str, event: Event) -> None:
+        line = self.encode(event)
+        self.log.write(line + b"\n")
+        self.producer.produce(self.settings.topic(kind), key=event.user_id.encode(), value=line)
         self.producer.poll(0)
 
     def close(self) -> None:

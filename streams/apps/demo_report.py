@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from model.report import Report, figure, png
+
 __all__ = ["SERIES", "Tally", "wilson_interval", "write_report"]
 
 SERIES = ("nudgeflow", "rule-based", "uniform", "oracle")
@@ -82,36 +84,30 @@ def write_report(tally: Tally, out_dir: Path, notes: list[str]) -> str:
     sizes = "nudges shown per window: " + ", ".join(f"{n:.0f}" for n in tally.decisions)
     title = "Conversion rate (purchases per nudge shown)"
     text = "\n".join([title, *lines, sizes, *swaps, *notes])
-    (out_dir / "report.md").write_text("```\n" + text + "\n```\n")
-    (out_dir / "report.json").write_text(
-        json.dumps(
-            {
-                "window_seconds": width,
-                "conversion_rate_percent": rates,
-                "decisions": tally.decisions.tolist(),
-                "purchases": tally.purchases.tolist(),
-                "observed_interval_95_percent": interval.tolist(),
-                "model_swaps": [{"seconds": t, "version": v} for t, v in tally.swaps],
-                "notes": notes,
-            },
-            indent=2,
-        )
-    )
-    _plot(rates, width, tally, interval, out_dir / "conversion_rate.png")
+    document = {
+        "window_seconds": width,
+        "conversion_rate_percent": rates,
+        "decisions": tally.decisions.tolist(),
+        "purchases": tally.purchases.tolist(),
+        "observed_interval_95_percent": interval.tolist(),
+        "model_swaps": [{"seconds": t, "version": v} for t, v in tally.swaps],
+        "notes": notes,
+    }
+    Report(
+        "```\n" + text + "\n```\n",
+        title,
+        figures={"conversion_rate.png": _plot(rates, width, tally, interval)},
+        files={"report.json": json.dumps(document, indent=2)},
+        html=False,
+    ).write(out_dir)
     return text
 
 
-def _plot(
-    rates: dict[str, list[float]], width: float, tally: Tally, interval: np.ndarray, path: Path
-) -> None:
+def _plot(rates: dict[str, list[float]], width: float, tally: Tally, interval: np.ndarray) -> bytes:
     """The rates per window; the observed one with its 95 % interval and each window's
     sample size, and a dotted vertical line where a new model began serving."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig = figure((8, 4.5))
+    ax = fig.add_subplot()
     x = (np.arange(len(next(iter(rates.values())))) + 0.5) * width
     styles = {"oracle": ":", "uniform": "--", "rule-based": "--", "nudgeflow (expected)": "-"}
     for name, values in rates.items():
@@ -129,6 +125,4 @@ def _plot(
     ax.set_title("nudgeflow vs baselines on simulated users")
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return png(fig, dpi=110)

@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from model import report
 
 __all__ = ["Report", "randomization", "write_report"]
 
@@ -29,6 +31,11 @@ class Report:
     by_position: dict[int, list[Any]] = field(default_factory=dict)
     truth: float | None = None
     lifts: dict[str, Any] = field(default_factory=dict)
+
+    def with_result(self, result: Any) -> Report:
+        """This report with what ``model.evaluation.pipeline.evaluate_target`` found."""
+        found = ("n_fit", "n_test", "rows", "by_position", "truth", "lifts")
+        return replace(self, **{name: getattr(result, name) for name in found})
 
     @property
     def target(self) -> str:
@@ -146,12 +153,13 @@ def write_report(r: Report) -> None:
     out: Path = r.args.out_dir
     out.mkdir(parents=True, exist_ok=True)
     lines = _markdown(r)
-    (out / "report.md").write_text("\n".join(lines) + "\n")
-    (out / "estimates.json").write_text(json.dumps(_document(r), indent=2, allow_nan=True))
     images = _plot(r) if r.rows else []
-    from streams.apps.html_report import write_html_report
-
-    write_html_report(out / "report.html", "\n".join(lines), images, lines[0][2:])
+    report.Report(
+        "\n".join(lines) + "\n",
+        lines[0][2:],
+        figures={image.name: image.read_bytes() for image in images},
+        files={"estimates.json": json.dumps(_document(r), indent=2, allow_nan=True)},
+    ).write(out)
     print("\n".join(lines[2:]))
     print(f"report: {out / 'report.md'} (and report.html, with the plots)")
 

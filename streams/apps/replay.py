@@ -1,11 +1,5 @@
-"""Replay a historical log: offline through the pure step, or into Kafka.
-
-Offline (:func:`replay_offline`): every request, impression and conversion of the log
-goes through ``Engine.step`` in log order against a store (in memory or RocksDB), exactly
-as the worker would apply it; logged decisions are skipped (the engine decides anew).
-A logged impression of an arm the engine did not choose is refused (``arm_mismatch``),
-so on a uniform-random log the decisions that match the logged arm are Li et al.'s replay
-sample of the engine's policy: :class:`ReplaySummary` reports them.
+"""Replay a historical log into Kafka; offline replay through the pure step is
+:func:`model.replay.replay_offline`.
 
 Into Kafka (:class:`KafkaReplay`): requests, impressions and conversions are produced to
 their topics in log order, keyed by ``user_id``, with their original bytes and
@@ -25,7 +19,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,81 +27,13 @@ from typing import Any, Protocol
 
 import msgspec
 
-from model.engine import Engine, Outcome, decision_id_for
-from model.events import Conversion, Decision, DecisionRequest, Impression, LogEvent
+from model.engine import decision_id_for
+from model.events import Decision, DecisionRequest, LogEvent
 from model.logs import encode_log_line
-from model.loop import step_in_store
-from state import UserStore
+from model.replay import EVENT_KIND
 from streams.apps.logged import is_foreign
 
-__all__ = ["Checkpoint", "KafkaReplay", "ReplaySummary", "replay_offline", "wire_bytes"]
-
-_KIND_TOPIC = {
-    DecisionRequest: "decision-requests",
-    Decision: "decisions",
-    Impression: "impressions",
-    Conversion: "conversions",
-}
-
-
-@dataclass
-class ReplaySummary:
-    """Counts of an offline replay: ``outcomes[(kind, outcome)]``; ``matched`` decisions
-    chose the logged arm and ``matched_conversions`` of them converted (Li replay)."""
-
-    events: int = 0
-    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
-    matched: int = 0
-    matched_conversions: int = 0
-
-    @property
-    def replay_rate(self) -> float:
-        return self.matched_conversions / self.matched if self.matched else float("nan")
-
-
-def replay_offline(
-    events: Iterable[LogEvent],
-    engine: Engine,
-    store: UserStore,
-    progress: Callable[[int], None] | None = None,
-) -> ReplaySummary:
-    """Apply a log to ``store`` through ``engine.step``; see the module docstring."""
-    summary = ReplaySummary()
-    logged: dict[str, str | None] = {}
-    chosen: dict[str, str | None] = {}
-    for event in events:
-        summary.events += 1
-        if progress is not None:
-            progress(1)
-        if isinstance(event, Decision):
-            logged[event.decision_id] = event.arm_id
-            continue
-        result = step_in_store(engine, store, event)
-        summary.outcomes[(_kind(event), result.outcome.value)] += 1
-        if result.decision is not None:
-            chosen[result.decision.decision_id] = result.decision.arm_id
-        _count_match(summary, event, result.outcome, logged, chosen)
-    return summary
-
-
-def _count_match(
-    summary: ReplaySummary,
-    event: LogEvent,
-    outcome: Outcome,
-    logged: dict[str, str | None],
-    chosen: dict[str, str | None],
-) -> None:
-    if outcome is not Outcome.APPLIED:
-        return
-    if isinstance(event, Impression) and chosen.get(event.decision_id) == event.arm_id:
-        summary.matched += 1
-    elif isinstance(event, Conversion) and event.decision_id is not None:
-        matched = chosen.get(event.decision_id) == logged.get(event.decision_id, "")
-        summary.matched_conversions += matched
-
-
-def _kind(event: LogEvent) -> str:
-    return _KIND_TOPIC.get(type(event), "decisions")
+__all__ = ["Checkpoint", "KafkaReplay", "wire_bytes"]
 
 
 def wire_bytes(event: LogEvent) -> bytes:
@@ -269,7 +195,7 @@ class KafkaReplay:
     def _publish(
         self, position: int, event: LogEvent, progress: Callable[[int], None] | None
     ) -> None:
-        topic = self.topics[_KIND_TOPIC[type(event)]]
+        topic = self.topics[EVENT_KIND[type(event)]]
 
         def delivered(error: Any, message: Any) -> None:
             if error is not None:

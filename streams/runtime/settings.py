@@ -14,6 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from model.reward import DEFAULT_ATTRIBUTION_WINDOW_SECONDS
+from streams.runtime.setting_values import (
+    SASL_MECHANISMS,
+    SECURITY_PROTOCOLS,
+    Secret,
+    SettingsError,
+    check_choice,
+    check_security,
+    parse_variable,
+    read_secret,
+)
 
 __all__ = [
     "env_value",
@@ -49,8 +59,6 @@ ENGINES = ("quix", "faust")
 PROCESSING_GUARANTEES = ("at-least-once", "exactly-once")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 STATE_TABLE = "user-state"  # the worker's Faust table of per-user state
-SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 # What a client needs to reach the cluster: copied whole when settings are derived.
 CONNECTION_FIELDS = (
     "bootstrap_servers",
@@ -74,26 +82,6 @@ def env_value(name: str) -> str | None:
 def process_environment() -> dict[str, str]:
     """A copy of this process's environment, for the children it starts."""
     return dict(os.environ)
-
-
-class SettingsError(ValueError):
-    """A setting has a value it cannot take; the message names the variable."""
-
-
-@dataclass(frozen=True)
-class Secret:
-    """A value kept out of reprs, logs and reports: printing it shows ``***``; the one
-    place that needs the value (a Kafka client's configuration) calls :meth:`reveal`."""
-
-    value: str = field(repr=False)
-
-    def reveal(self) -> str:
-        return self.value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
 
 
 @dataclass(frozen=True)
@@ -146,14 +134,14 @@ class Settings:
             raise SettingsError(f"NUDGE_METRICS_PORT must be a port, got {self.metrics_port}")
         if self.max_event_bytes < 256:
             raise SettingsError("NUDGE_MAX_EVENT_BYTES must be >= 256")
-        _choice("NUDGE_ENGINE", self.engine, ENGINES)
-        _choice("NUDGE_LOG_LEVEL", self.log_level.lower(), LOG_LEVELS)
-        _choice("NUDGE_LOG_FORMAT", self.log_format, ("text", "json"))
-        _choice("NUDGE_PROCESSING_GUARANTEE", self.processing_guarantee, PROCESSING_GUARANTEES)
+        check_choice("NUDGE_ENGINE", self.engine, ENGINES)
+        check_choice("NUDGE_LOG_LEVEL", self.log_level.lower(), LOG_LEVELS)
+        check_choice("NUDGE_LOG_FORMAT", self.log_format, ("text", "json"))
+        check_choice("NUDGE_PROCESSING_GUARANTEE", self.processing_guarantee, PROCESSING_GUARANTEES)
         if not self.commit_interval_seconds > 0:
             raise SettingsError("NUDGE_COMMIT_INTERVAL_SECONDS must be > 0")
         self._build_password()
-        _check_security(self)
+        check_security(self)
 
     def _build_password(self) -> None:
         """A password given as text becomes a :class:`Secret`; a password file is read
@@ -164,7 +152,7 @@ class Settings:
         if password is not None and not password.reveal():
             password = None  # an empty NUDGE_SASL_PASSWORD is no password
         if self.sasl_password_file is not None:
-            from_file = Secret(_read_secret(self.sasl_password_file))
+            from_file = Secret(read_secret(self.sasl_password_file))
             if password is not None and password != from_file:
                 raise SettingsError(
                     "NUDGE_SASL_PASSWORD and NUDGE_SASL_PASSWORD_FILE disagree: set only one"
@@ -194,7 +182,7 @@ class Settings:
         for f in fields(cls):
             raw = env.get(f"NUDGE_{f.name.upper()}")
             if raw is not None:
-                values[f.name] = _parse(f.name, raw, f.type)
+                values[f.name] = parse_variable(f.name, raw, f.type)
         if overrides.get("sasl_password_file") is not None:
             values.pop("sasl_password", None)  # the flag's file wins over the env's password
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -224,88 +212,3 @@ class Settings:
     def variables(cls) -> list[str]:
         """Every ``NUDGE_*`` variable a setting is read from."""
         return [f"NUDGE_{f.name.upper()}" for f in fields(cls)]
-
-
-def _check_security(s: Settings) -> None:
-    """A secured cluster's settings hold together, or fail here naming the variable:
-    never a client that silently talks plaintext, or SASL without a user."""
-    _choice("NUDGE_SECURITY_PROTOCOL", s.security_protocol, SECURITY_PROTOCOLS)
-    sasl = s.security_protocol.startswith("SASL_")
-    tls = s.security_protocol.endswith("SSL")
-    given = {
-        "NUDGE_SASL_MECHANISM": s.sasl_mechanism,
-        "NUDGE_SASL_USERNAME": s.sasl_username,
-        "NUDGE_SASL_PASSWORD (or NUDGE_SASL_PASSWORD_FILE)": s.sasl_password,
-    }
-    for var, value in given.items():
-        if sasl and not value:
-            raise SettingsError(
-                f"{var} is needed with NUDGE_SECURITY_PROTOCOL={s.security_protocol}"
-            )
-        if not sasl and value:
-            raise SettingsError(
-                f"{var} is set but NUDGE_SECURITY_PROTOCOL={s.security_protocol} "
-                "uses no SASL (choose SASL_SSL or SASL_PLAINTEXT)"
-            )
-    if sasl:
-        _choice("NUDGE_SASL_MECHANISM", str(s.sasl_mechanism), SASL_MECHANISMS)
-    files = {"NUDGE_SSL_CA_FILE": s.ssl_ca_file, "NUDGE_SSL_CERT_FILE": s.ssl_cert_file,
-             "NUDGE_SSL_KEY_FILE": s.ssl_key_file}  # fmt: skip
-    for var, path in files.items():
-        if path is not None and not tls:
-            raise SettingsError(
-                f"{var} is set but NUDGE_SECURITY_PROTOCOL={s.security_protocol} "
-                "uses no TLS (choose SSL or SASL_SSL)"
-            )
-        if path is not None and not Path(path).is_file():
-            raise SettingsError(f"{var}={path}: no such file")
-    if (s.ssl_cert_file is None) != (s.ssl_key_file is None):
-        raise SettingsError("NUDGE_SSL_CERT_FILE and NUDGE_SSL_KEY_FILE go together (mutual TLS)")
-
-
-def _read_secret(path: Path) -> str:
-    try:
-        text = Path(path).read_text().strip()
-    except OSError as exc:
-        raise SettingsError(f"NUDGE_SASL_PASSWORD_FILE={path}: {exc.strerror}") from None
-    if not text:
-        raise SettingsError(f"NUDGE_SASL_PASSWORD_FILE={path} is empty")
-    return text
-
-
-def _choice(var: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise SettingsError(f"{var}={value!r}: choose one of {', '.join(choices)}")
-
-
-def _parse(name: str, raw: str, kind: Any) -> Any:
-    var = f"NUDGE_{name.upper()}"
-    kind = str(kind)
-    try:
-        if kind.startswith("bool"):
-            return _parse_bool(raw)
-        if kind.startswith("Secret"):
-            return Secret(raw)
-        if kind.startswith("int"):
-            return int(raw)
-        if kind.startswith("float"):
-            return float(raw)
-        if "Path" in kind:
-            return Path(raw) if raw else None
-        if "Mapping" in kind:
-            value = json.loads(raw)
-            if not isinstance(value, dict):
-                raise ValueError("expected a JSON object")
-            return value
-    except ValueError as exc:
-        raise SettingsError(f"{var}={raw!r}: {exc}") from None
-    return raw
-
-
-def _parse_bool(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("expected true or false")

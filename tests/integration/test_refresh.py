@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 
 from model.catalog import load_catalog
+from model.training import update_message
 from model.twotower.dataset import build_examples, split_by_user
 from model.twotower.pipeline import FitResult, fit, write
 from model.twotower.train import TrainConfig
-from streams.apps.training import announce, update_message
+from streams.apps.training import announce
 from streams.runtime.kafka import read_topic
 from streams.runtime.settings import Settings
 from tests.support import WorkerProcess, produce_json

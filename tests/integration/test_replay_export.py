@@ -18,10 +18,10 @@ from bench.logs import EXPORT_MAPPING, write_bandit_export
 from model.catalog import load_catalog
 from model.events import Conversion, Decision
 from model.logs import ColumnMapping, read_csv
+from model.replay import replay_offline
 from state import InMemoryStore
 from streams.apps.cli import main
 from streams.apps.logged import as_logged
-from streams.apps.replay import replay_offline
 from streams.runtime.inspect import read_changelog
 from streams.runtime.kafka import read_to_end
 from streams.runtime.lag import wait_until_caught_up

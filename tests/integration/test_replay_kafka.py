@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from model.logs import read_log, write_log
+from model.replay import replay_offline
 from model.simulator import Environment, UniformLogging, rounds_to_events, simulate_rounds
 from state import InMemoryStore
 from streams.apps.cli import main
-from streams.apps.replay import replay_offline
 from streams.runtime.inspect import iter_store
 from streams.runtime.lag import wait_until_caught_up
 from streams.runtime.settings import Settings

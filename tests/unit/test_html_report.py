@@ -6,7 +6,7 @@ import base64
 from html.parser import HTMLParser
 from pathlib import Path
 
-from streams.apps.html_report import markdown_to_html, write_html_report
+from model.report import markdown_to_html, write_html_report
 
 REPORT = """# A/B test: rule-based (A) vs nudgeflow (B)
 

@@ -22,8 +22,8 @@ from model.logs import (
     write_csv,
     write_log,
 )
+from model.training import read_log_events
 from streams.apps.cli import main
-from streams.apps.training import read_log_events
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_MAPPING = ROOT / "deploy" / "examples" / "csv-columns.json"

@@ -14,10 +14,11 @@ from model.bandit import build_policy
 from model.catalog import load_catalog
 from model.engine import Engine, decision_id_for
 from model.events import Decision, DecisionRequest
+from model.replay import replay_offline
 from model.scoring import ConstantScorer
 from model.simulator import Environment, UniformLogging, rounds_to_events, simulate_rounds
 from state import InMemoryStore, RocksStore
-from streams.apps.replay import KafkaReplay, replay_offline
+from streams.apps.replay import KafkaReplay
 
 TOPICS = {"decision-requests": "req", "impressions": "imp", "conversions": "conv"}
 

@@ -17,10 +17,10 @@ from model.engine import decision_id_for
 from model.events import Conversion, Decision, DecisionRequest, Impression
 from model.features import fit_spec
 from model.logs import ColumnMapping
+from model.training import labelled_examples
+from model.training import read_log_events as read
 from streams.apps.cli import main
 from streams.apps.logged import as_logged, is_foreign
-from streams.apps.training import labelled_examples
-from streams.apps.training import read_log_events as read
 
 ROWS = 6_000
 

@@ -15,11 +15,11 @@ from model.catalog import load_catalog
 from model.engine import Engine
 from model.logs import write_jsonl
 from model.scoring import ConstantScorer
+from model.training import TrainOptions, parse_duration, train_round
 from model.twotower.dataset import build_examples, split_by_user
 from model.twotower.pipeline import FitResult, fit, write
 from model.twotower.train import TrainConfig
 from streams.apps.cli import main
-from streams.apps.training import TrainOptions, parse_duration, train_round
 from streams.runtime.holder import EngineHolder
 from streams.runtime.metrics import Metrics
 from streams.runtime.refresh import ModelRefresher

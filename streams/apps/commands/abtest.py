@@ -98,7 +98,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from streams.apps.abtest import AbConfig, prepare, run_kafka, run_offline, write_report
+    from model.simulator.abtest import AbConfig, prepare, run_offline
+    from streams.apps.abtest import group_engines, group_settings, run_kafka
+    from streams.apps.abtest_report import write_report
 
     scorer = args.scorer or ("two-tower" if args.through == "kafka" else "segment")
     if args.through == "kafka" and scorer != "two-tower":
@@ -122,10 +124,12 @@ def _run(args: argparse.Namespace) -> int:
     out_dir = args.out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     progress = not args.quiet
-    experiment = prepare(config, settings, out_dir, progress=progress)
+    experiment = prepare(config, out_dir, progress=progress)
+    groups = group_settings(experiment, settings, out_dir)
     if args.through == "kafka":
         result = run_kafka(
             experiment,
+            groups,
             settings,
             out_dir,
             start_broker=own_broker,
@@ -134,6 +138,6 @@ def _run(args: argparse.Namespace) -> int:
             keep_topics=args.keep_topics,
         )
     else:
-        result = run_offline(experiment, progress=progress)
+        result = run_offline(experiment, group_engines(experiment, groups), progress=progress)
     write_report(experiment, result, out_dir)
     return 0

@@ -6,8 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from model.evaluation.pipeline import TARGETS
 from streams.apps.commands._common import add_columns_flag, read_log_checked, settings_from
 
 HELP = """\
@@ -26,8 +25,6 @@ log has slots, and for product:strategy arms the per-product CR lift and split-h
 bound; writes report.md, estimates.json, estimates.png, lift.png and report.html into
 --out-dir.
 """
-
-TARGETS = ("segment-greedy", "uniform", "logging", "policy", "file", "oracle")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -121,15 +118,13 @@ def _rule(args: argparse.Namespace) -> Any:
 
 def _run(args: argparse.Namespace) -> int:
     from model.evaluation import feedback_from_events
+    from model.evaluation.pipeline import evaluate_target
     from streams.apps.evaluate_report import Report, write_report
 
-    if not 0 < args.train_share < 1:
-        raise ValueError("--train-share must be in (0, 1)")
     if args.target_file is not None:
         args.target = args.target or "file"
     args.target = args.target or "segment-greedy"
-    if args.target == "file" and args.target_file is None:
-        raise ValueError("--target file needs --target-file PATH")
+    config = _config(args)
     env = _environment(args)
     rule = _rule(args)
     events = read_log_checked(args.log, args.columns)
@@ -137,142 +132,28 @@ def _run(args: argparse.Namespace) -> int:
         events, _arms(args, env), rule=rule, drop_unknown=args.drop_unknown_arms
     )
     report = Report(args, fb, rule)
-    if not fb.reward.any():
-        write_report(report)
-        return 0
-    _evaluate(args, env, fb, report)
+    if fb.reward.any():
+        report = report.with_result(evaluate_target(fb, config, env))
     write_report(report)
     return 0
 
 
-def _evaluate(args: argparse.Namespace, env: Any, fb: Any, report: Any) -> None:
-    from model.evaluation import SegmentRateModel
-
-    rng = np.random.default_rng(args.seed)
-    train = rng.random(len(fb)) < args.train_share
-    test = np.flatnonzero(~train)
-    segments = np.array(fb.segments(args.segment_key))
-    model = SegmentRateModel.fit(
-        segments[train],
-        fb.action[train],
-        fb.reward[train],
-        fb.arm_ids,
-        weight=1.0 / fb.pscore[train],
-    )
-    q = model.predict(segments[test])
-    dist, ranking = _target(args, env, fb, test, q)
-    report.n_fit, report.n_test = int(train.sum()), len(test)
-    report.rows = _estimates(args, fb, test, dist, q, rng)
-    report.by_position = _by_position(args, fb, test, dist, q, rng)
-    if env is not None:
-        report.truth = env.policy_value(env.user_index(fb.user_ids[test]), dist)
-    if fb.arms.structured:
-        report.lifts = _lifts(fb, test, ranking, rng)
-
-
-def _target(args: argparse.Namespace, env: Any, fb: Any, test: np.ndarray, q: np.ndarray):
-    """``(action_dist (n_test, n_arms), ranking (n_test, n_arms))``: the target's
-    distribution and the scores it ranks arms by (for the per-product lift)."""
-    from model.evaluation import greedy_action_dist, logging_action_dist, read_action_file
-
-    if args.target == "uniform":
-        return np.full(q.shape, 1.0 / q.shape[1]), np.random.default_rng(args.seed).random(q.shape)
-    if args.target == "logging":
-        dist = logging_action_dist(fb.action[test], fb.pscore[test], fb.n_arms)
-        return dist, dist
-    if args.target == "file":
-        dist = read_action_file(args.target_file, fb)[test]
-        return dist, dist
-    if args.target == "policy":
-        dist = _policy_dist(args, fb, test, q)
-        return dist, dist
-    if args.target == "oracle":
-        if env is None:
-            raise ValueError("--target oracle needs --sim-users (the simulator's truth)")
-        truth = env.conversion_matrix(env.user_index(fb.user_ids[test]))
-        return greedy_action_dist(truth, args.epsilon), truth
-    return greedy_action_dist(q, args.epsilon), q
-
-
-def _policy_dist(args: argparse.Namespace, fb: Any, test: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """A nudgeflow policy over the model's scores, for a user with no history."""
+def _config(args: argparse.Namespace) -> Any:
+    """The evaluation's settings from the flags (``--policy-params`` is read only when
+    the target is a policy)."""
     import json
 
-    from model.bandit import PolicyContext, build_policy
-    from state import ArmStats
+    from model.evaluation.pipeline import OffPolicyConfig
 
-    if not args.policy:
-        raise ValueError("--target policy needs --policy NAME (e.g. thompson)")
-    policy = build_policy(args.policy, json.loads(args.policy_params))
-    stats, arms = [ArmStats()] * fb.n_arms, list(fb.arm_ids)
-    rng = np.random.default_rng(args.seed)
-    rows = [
-        policy.probabilities(
-            stats, q[k], arms, rng, context=PolicyContext(fb.contexts[i], None, True)
-        )
-        for k, i in enumerate(test.tolist())
-    ]
-    return np.asarray(rows, np.float64)
-
-
-def _estimates(args, fb, test, dist, q, rng) -> list[Any]:
-    from model.evaluation import (
-        Estimate,
-        bootstrap_ratio,
-        estimate_dr,
-        estimate_ips,
-        estimate_replay,
-        estimate_snips,
+    wants_params = args.target == "policy" and args.policy
+    return OffPolicyConfig(
+        target=args.target,
+        epsilon=args.epsilon,
+        policy=args.policy,
+        policy_params=json.loads(args.policy_params) if wants_params else {},
+        target_file=args.target_file,
+        train_share=args.train_share,
+        n_bootstrap=args.bootstrap,
+        segment_key=args.segment_key,
+        seed=args.seed,
     )
-
-    r, a, p, b = fb.reward[test], fb.action[test], fb.pscore[test], args.bootstrap
-    low, high = bootstrap_ratio(r, None, rng, b)
-    mean = Estimate("logging (on-policy mean)", float(r.mean()), low, high, len(r), len(r))
-    return [
-        mean,
-        estimate_replay(r, a, dist, rng, n_bootstrap=b),
-        estimate_ips(r, a, p, dist, rng, n_bootstrap=b),
-        estimate_snips(r, a, p, dist, rng, n_bootstrap=b),
-        estimate_dr(r, a, p, dist, q, rng, n_bootstrap=b),
-    ]
-
-
-def _by_position(args, fb, test, dist, q, rng) -> dict[int, list[Any]]:
-    """IPS, SNIPS and DR on each slot's rounds (each slot its own round: see the report)."""
-    from model.evaluation import estimate_dr, estimate_ips, estimate_snips
-
-    slots = fb.position[test]
-    out: dict[int, list[Any]] = {}
-    if not (slots > 0).any():
-        return out
-    for slot in sorted(set(slots.tolist())):
-        k = np.flatnonzero(slots == slot)
-        r, a, p, d, b = (
-            fb.reward[test][k],
-            fb.action[test][k],
-            fb.pscore[test][k],
-            dist[k],
-            args.bootstrap,
-        )
-        out[slot] = [
-            estimate_ips(r, a, p, d, rng, n_bootstrap=b),
-            estimate_snips(r, a, p, d, rng, n_bootstrap=b),
-            estimate_dr(r, a, p, d, q[k], rng, n_bootstrap=b),
-        ]
-    return out
-
-
-def _lifts(fb, test, q, rng) -> dict[str, Any]:
-    """Target (model's best strategy per product and user), random and split-half bound,
-    each relative to the baseline: every product shown with its first arm."""
-    from model.evaluation import best_within_item, relative_mean_cr_lift, split_half_bound
-
-    r, a, item = fb.reward[test], fb.action[test], fb.item[test]
-    first_arm = np.array([np.flatnonzero(fb.item_of_arm == i)[0] for i in range(fb.n_items)])
-    baseline = first_arm[item]
-    target = best_within_item(q, fb.item_of_arm, item)
-    return {
-        "target": relative_mean_cr_lift(r, a, item, target, baseline, fb.n_items),
-        "random": relative_mean_cr_lift(r, a, item, a, baseline, fb.n_items),
-        "split-half bound": split_half_bound(r, a, item, baseline, fb.n_items, fb.n_arms, rng),
-    }

@@ -116,8 +116,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _offline(args: argparse.Namespace, settings: Settings, events: Iterator, update) -> int:
+    from model.replay import replay_offline
     from state import InMemoryStore, RocksStore, UserStore
-    from streams.apps.replay import replay_offline
     from streams.runtime.wiring import build_engine
 
     store: UserStore = (

@@ -142,7 +142,7 @@ def _model_flags(group: argparse._ArgumentGroup) -> None:
 
 
 def _duration(text: str) -> float:
-    from streams.apps.training import parse_duration
+    from model.training import parse_duration
 
     try:
         return parse_duration(text)
@@ -215,17 +215,17 @@ def _round(
 ) -> int:
     from model.attribution import AttributionRule
     from model.catalog import load_catalog
-    from model.twotower.train import TrainConfig
-    from streams.apps.commands._common import CommandError
-    from streams.apps.training import (
+    from model.training import (
         TrainOptions,
         events_in_window,
         read_log_events,
-        read_topic_events,
         train_round,
         update_message,
     )
+    from model.twotower.train import TrainConfig
+    from streams.apps.commands._common import CommandError
     from streams.apps.training import announce as send
+    from streams.apps.training import read_topic_events
     from streams.runtime.wiring import engine_config
 
     found = read_log_events(args.input, args.column_mapping) if args.input else None
