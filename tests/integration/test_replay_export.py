@@ -1,5 +1,6 @@
-"""Another system's impression-level export replayed into the broker: its decisions go to
-the decisions topic, a worker whose catalog is derived from the log applies its
+"""Another system's impression-level export replayed into the broker: a worker whose
+catalog is derived from the log makes each logged decision again (pinned to the logged
+arm, with the logged propensity: one decision per round in the topic), applies its
 impressions and clicks, and replaying again (resumed from the checkpoint, or from
 scratch) doubles nothing in the worker's state."""
 
@@ -87,8 +88,10 @@ def test_an_export_replayed_into_kafka_is_applied_once(
     stats = [s for arms in applied.values() for s in arms.values()]
     assert sum(s.impressions for s in stats) == ROWS and len(applied) == ROWS
     assert sum(s.reward_sum for s in stats) == pytest.approx(0.1 * clicks) and clicks > 0
-    logged = {
-        msgspec.json.decode(m.value())["decision_id"]
+    # One decision per round in the topic, the worker's, with the log's propensity.
+    made = [
+        msgspec.json.decode(m.value(), type=Decision)
         for m in read_to_end(settings, settings.topic("decisions"))
-    }
-    assert {e.decision_id for e in events if isinstance(e, Decision)} <= logged
+    ]
+    logged = {e.request_id: e.propensity for e in events if isinstance(e, Decision)}
+    assert {d.request_id: d.propensity for d in made} == logged and len(made) == ROWS
