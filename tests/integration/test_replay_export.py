@@ -69,14 +69,15 @@ def test_an_export_replayed_into_kafka_is_applied_once(
     settings = kafka_settings.with_(catalog_path=catalog)
     events = list(read_csv(export, ColumnMapping.from_dict(json.loads(mapping.read_text()))))
     clicks = sum(isinstance(e, Conversion) for e in events)
+    published = len(events) - ROWS  # the worker makes the logged decisions again
     argv = ["replay", str(export), "--columns", str(mapping), "--into", "kafka", "--quiet"]
     worker = WorkerProcess(settings, tmp_path / "worker.log").start()
     try:
         with _environment(settings):
-            assert _replay(argv, tmp_path / "cp.json", capsys) == len(events)
+            assert _replay(argv, tmp_path / "cp.json", capsys) == published
             wait_until_caught_up(settings, timeout_seconds=40)
             assert _replay(argv, tmp_path / "cp.json", capsys) == 0  # resumed: nothing left
-            assert _replay(argv, tmp_path / "fresh.json", capsys) == len(events)  # again
+            assert _replay(argv, tmp_path / "fresh.json", capsys) == published  # again
             wait_until_caught_up(settings, timeout_seconds=40)
     finally:
         worker.stop()
