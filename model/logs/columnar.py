@@ -146,7 +146,7 @@ class _Batch:
         rid = self._ids()
         fields = {f.name: self._field(f, column, i, rid, missing) for f, column, i in cells}
         if not self.rows.explored_mapped:
-            fields["explored"] = [p < 1.0 for p in _listed(fields["propensity"], self.n)]
+            fields["explored"] = list(map((1.0).__gt__, _listed(fields["propensity"], self.n)))
         decisions = _decisions(fields, self.n)
         keys = [feature for feature, _ in context]
         columns = [self.columns[j] for _, j in context]
@@ -177,22 +177,13 @@ class _Batch:
                        decision_id=i, arm_id=d.arm_id or "")
             for d, t, u, i in zip(decisions, ts, users, ids, strict=True)
         ]  # fmt: skip
-        out: list[Any] = [None] * (3 * self.n)
-        out[0::3], out[1::3], out[2::3] = requests, decisions, shown
-        clicked = [r for r, v in enumerate(outcomes) if v]
-        if not clicked:
-            return out
-        # Each row's events, then its conversion: cut the list after each converting row.
-        parts: list[Any] = []
-        start = 0
-        for r in clicked:
-            converted = Conversion(schema_version=version, event_id=f"{ids[r]}/{kind}",
-                                   ts=ts[r], user_id=users[r], kind=kind, value=outcomes[r],
-                                   decision_id=ids[r])  # fmt: skip
-            parts += (out[start : 3 * r + 3], (converted,))
-            start = 3 * r + 3
-        parts.append(out[start:])
-        return list(itertools.chain.from_iterable(parts))
+        out: list[Any] = [None] * (4 * self.n)
+        out[0::4], out[1::4], out[2::4] = requests, decisions, shown
+        for r in [r for r, v in enumerate(outcomes) if v]:  # a conversion after its row
+            out[4 * r + 3] = Conversion(schema_version=version, event_id=f"{ids[r]}/{kind}",
+                                        ts=ts[r], user_id=users[r], kind=kind,
+                                        value=outcomes[r], decision_id=ids[r])  # fmt: skip
+        return list(filter(None, out))
 
     def _ids(self) -> list[str]:
         """Each row's id (the id column, else ``row-N``)."""

@@ -59,7 +59,7 @@ def _check_text(cells: Any, stripped: bool) -> None:
 def distinct(column: Any, convert: Callable[[str], object]) -> list[Any]:
     """``convert`` of each cell, called once per distinct value."""
     table, codes = _encoded(column, convert)
-    return [table[k] for k in codes.tolist()]
+    return list(map(table.__getitem__, codes.tolist()))
 
 
 def _encoded(column: Any, convert: Callable[[str], object]) -> tuple[list[Any], np.ndarray]:
@@ -91,7 +91,7 @@ def timestamps(column: Any, unit: str, name: str) -> list[int]:
             values: list[int] = ms[codes].tolist()
             return values
     table = [_timestamp(cell, unit, name) for cell in cells.to_pylist()]
-    return [table[k] for k in codes.tolist()]
+    return list(map(table.__getitem__, codes.tolist()))
 
 
 def _timestamp(cell: str, unit: str, name: str) -> int:
