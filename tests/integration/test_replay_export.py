@@ -13,16 +13,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import msgspec
+import numpy as np
 import pytest
 
 from bench.logs import EXPORT_MAPPING, write_bandit_export
 from model.catalog import load_catalog
+from model.evaluation import estimate_ips, feedback_from_events
 from model.events import Conversion, Decision
 from model.logs import ColumnMapping, read_csv
 from state import InMemoryStore
 from streams.apps.cli import main
 from streams.apps.logged import as_logged
 from streams.apps.replay import replay_offline
+from streams.apps.training import read_topic_events
 from streams.runtime.inspect import read_changelog
 from streams.runtime.kafka import read_to_end
 from streams.runtime.lag import wait_until_caught_up
@@ -97,3 +100,14 @@ def test_an_export_replayed_into_kafka_is_applied_once(
     logged = {e.request_id: e.propensity for e in events if isinstance(e, Decision)}
     assert {d.request_id: d.propensity for d in made} == logged
     assert len({d.decision_id for d in made}) == ROWS  # the rerun's answers repeat them
+    arms = sorted({e.arm_id for e in events if isinstance(e, Decision) and e.arm_id})
+    from_topics = feedback_from_events(read_topic_events(settings), arms)
+    from_file = feedback_from_events(events, arms)
+    assert len(from_topics) == len(from_file) == ROWS
+    assert sorted(from_topics.pscore) == sorted(from_file.pscore)
+    uniform = np.full((ROWS, len(arms)), 1 / len(arms))
+    ips = [
+        estimate_ips(fb.reward, fb.action, fb.pscore, uniform, np.random.default_rng(0)).value
+        for fb in (from_topics, from_file)
+    ]
+    assert ips[0] == pytest.approx(ips[1], rel=1e-12) and ips[1] > 0
