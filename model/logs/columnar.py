@@ -146,7 +146,8 @@ class _Batch:
         rid = self._ids()
         fields = {f.name: self._field(f, column, i, rid, missing) for f, column, i in cells}
         if not self.rows.explored_mapped:
-            fields["explored"] = list(map((1.0).__gt__, _listed(fields["propensity"], self.n)))
+            propensity = _listed(fields["propensity"], self.n)
+            fields["explored"] = list(map((1.0).__gt__, propensity))  # p < 1, looped in C
         decisions = _decisions(fields, self.n)
         keys = [feature for feature, _ in context]
         columns = [self.columns[j] for _, j in context]
