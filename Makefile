@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 JARS   := deploy/kafka/libs/.fetched
 PYTEST_ARGS ?=
-BENCH_ONLY ?= step,outcomes,edge,kafka
+BENCH_ONLY ?= step,outcomes,edge,logs,kafka
 
 .PHONY: setup demo test check lint fmt unit integration bench bench-learning soak clean prometheus
 

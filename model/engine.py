@@ -8,6 +8,8 @@ retry) is recognised by its ``event_id`` and answered with the stored decision.
 A request goes: candidates (request's list or every active arm; retired arms dropped)
 -> guardrails (``model.guardrails``: cool-down, frequency cap, eligibility) -> scores ->
 policy. A blocked request still yields a decision, with ``arm_id`` None and ``reason``.
+A request with ``logged`` (another system's decision, replayed) names one candidate, and
+its decision records the logged propensity, policy and model version.
 """
 
 from __future__ import annotations
@@ -23,7 +25,15 @@ import numpy as np
 from model.bandit import Draws, HashDraws, Policy, PolicyContext
 from model.bandit.estimates import ArmArrays
 from model.catalog import Catalog
-from model.events import SCHEMA_VERSION, Conversion, Decision, DecisionRequest, Event, Impression
+from model.events import (
+    SCHEMA_VERSION,
+    Conversion,
+    Decision,
+    DecisionRequest,
+    Event,
+    Impression,
+    LoggedChoice,
+)
 from model.guardrails import Guardrails, screen
 from model.reward import (
     DEFAULT_ATTRIBUTION_WINDOW_SECONDS,
@@ -49,7 +59,10 @@ from state import (
 )
 
 __all__ = ["ORPHAN_IMPRESSION", "Engine", "EngineConfig", "Outcome", "Source", "StepResult"]
-__all__ += ["decision_id_for", "rng_for"]
+__all__ += ["LOGGED_MARKER", "decision_id_for", "rng_for"]
+
+# policy and model_version of a replayed decision whose log names neither
+LOGGED_MARKER = "logged"
 
 
 _CACHED_CANDIDATE_SETS = 256  # distinct candidate lists whose lookups are kept per engine
@@ -257,6 +270,8 @@ class Engine:
         return StepResult(new_state, Outcome.DECIDED, decision, record.reason)
 
     def _candidates(self, request: DecisionRequest) -> Sequence[str] | str:
+        if request.logged is not None and len(set(request.candidates or ())) != 1:
+            return "invalid_value"  # a logged decision pins exactly one arm
         if request.candidates is None:
             return self.catalog.active_ids  # the catalog's own tuple: its lookups are cached
         if self.catalog.unknown(request.candidates):
@@ -315,7 +330,7 @@ class Engine:
         context = self._context(request, lookups)
         rng = rng_for(request.event_id)
         choice = self.policy.choose(stats, scores, candidates, rng, context=context)
-        return DecisionRecord(
+        record = DecisionRecord(
             decision_id=decision_id,
             request_id=request.event_id,
             ts_ms=request.ts,
@@ -326,6 +341,7 @@ class Engine:
             policy=choice.policy or self.policy.name,
             score=float(scores[choice.index]),
         )
+        return record if request.logged is None else _as_logged(record, request.logged)
 
     def _no_nudge(self, request: DecisionRequest, decision_id: str, reason: str) -> DecisionRecord:
         return DecisionRecord(
@@ -399,3 +415,17 @@ class Engine:
         success = conversion.kind in config.success_kinds
         new_state = credit(state, record, conversion, reward, success, config.half_life_seconds)
         return StepResult(new_state, Outcome.APPLIED, arm_id=record.arm_id)
+
+
+def _as_logged(record: DecisionRecord, logged: LoggedChoice) -> DecisionRecord:
+    """The pinned arm's decision as the other system logged it: its propensity (so that
+    off-policy estimates of the replayed topics equal those of the log), its policy and
+    model version (``"logged"`` when the log names none)."""
+    explored = logged.propensity < 1.0 if logged.explored is None else logged.explored
+    return msgspec.structs.replace(
+        record,
+        propensity=logged.propensity,
+        explored=explored,
+        policy=logged.policy or LOGGED_MARKER,
+        model_version=logged.model_version or LOGGED_MARKER,
+    )

@@ -20,6 +20,7 @@ __all__ = [
     "Event",
     "Impression",
     "LogEvent",
+    "LoggedChoice",
 ]
 
 SCHEMA_VERSION = 1
@@ -50,12 +51,23 @@ class _Envelope(msgspec.Struct, frozen=True, kw_only=True):
     user_id: NonEmpty
 
 
+class LoggedChoice(msgspec.Struct, frozen=True, kw_only=True):
+    """Another system's decision of a replayed request, as its log recorded it: the worker
+    shows the request's one candidate and records these instead of its own policy's."""
+
+    propensity: Annotated[float, msgspec.Meta(gt=0.0, le=1.0)]
+    policy: Annotated[str, msgspec.Meta(max_length=256)] = ""
+    model_version: Annotated[str, msgspec.Meta(max_length=256)] = ""
+    explored: bool | None = None  # None: propensity < 1
+
+
 class DecisionRequest(_Envelope, frozen=True, kw_only=True, tag="decision-request"):
     context: Annotated[dict[ContextKey, ContextValue], msgspec.Meta(max_length=256)] = {}
     candidates: Annotated[list[NonEmpty], msgspec.Meta(min_length=1, max_length=10_000)] | None = (
         None
     )
     touchpoint: Annotated[str, msgspec.Meta(max_length=256)] | None = None
+    logged: LoggedChoice | None = None  # a replayed decision of another system
 
 
 class Impression(_Envelope, frozen=True, kw_only=True, tag="impression"):

@@ -28,26 +28,38 @@ class Refused(Exception):
     """A cell the column-wise reader leaves to the row reader."""
 
 
-def nonempty_text(column: Any, *, stripped: bool = False) -> list[str]:
+def nonempty_text(column: Any, *, stripped: bool = False, repeated: bool = False) -> list[str]:
     """The cells as they are: none empty, none longer than an id may be, and with
-    ``stripped`` none with spaces around it."""
+    ``stripped`` none with spaces around it. With ``repeated`` (arm ids: few distinct
+    values) each distinct cell is checked and made a ``str`` once."""
     import pyarrow.compute as pc
 
     if len(column) == 0:
         return []
-    lengths = pc.utf8_length(column)
+    if not repeated:
+        _check_text(column, stripped)
+        values: list[str] = column.to_pylist()
+        return values
+    encoded = pc.dictionary_encode(column)
+    _check_text(encoded.dictionary, stripped)
+    table = encoded.dictionary.to_pylist()
+    return list(map(table.__getitem__, encoded.indices.to_numpy().tolist()))
+
+
+def _check_text(cells: Any, stripped: bool) -> None:
+    import pyarrow.compute as pc
+
+    lengths = pc.utf8_length(cells)
     if pc.max(lengths).as_py() > MAX_ID or pc.min(lengths).as_py() == 0:
         raise Refused
-    if stripped and not pc.all(pc.equal(column, pc.utf8_trim_whitespace(column))).as_py():
+    if stripped and not pc.all(pc.equal(cells, pc.utf8_trim_whitespace(cells))).as_py():
         raise Refused
-    values: list[str] = column.to_pylist()
-    return values
 
 
 def distinct(column: Any, convert: Callable[[str], object]) -> list[Any]:
     """``convert`` of each cell, called once per distinct value."""
     table, codes = _encoded(column, convert)
-    return [table[k] for k in codes.tolist()]
+    return list(map(table.__getitem__, codes.tolist()))
 
 
 def _encoded(column: Any, convert: Callable[[str], object]) -> tuple[list[Any], np.ndarray]:
@@ -60,22 +72,26 @@ def _encoded(column: Any, convert: Callable[[str], object]) -> tuple[list[Any], 
 
 def timestamps(column: Any, unit: str, name: str) -> list[int]:
     """Epoch milliseconds: ISO 8601 cells through pyarrow's parser (UTC unless an offset
-    is given; floored to the millisecond), anything else cell by distinct cell."""
+    is given; floored to the millisecond), anything else cell by distinct cell. Each
+    distinct cell is parsed once (the slots of one round share their time)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if len(column) and not pc.any(pc.match_substring_regex(column, _NUMBER)).as_py():
+    encoded = pc.dictionary_encode(column)
+    cells, codes = encoded.dictionary, encoded.indices.to_numpy()
+    if len(cells) and not pc.any(pc.match_substring_regex(cells, _NUMBER)).as_py():
         for kind in (pa.timestamp("us", tz="UTC"), pa.timestamp("us")):
             try:
-                micros = pc.cast(column, kind).cast(pa.int64()).to_numpy()
+                micros = pc.cast(cells, kind).cast(pa.int64()).to_numpy()
             except pa.ArrowException:
                 continue
             ms = np.floor_divide(micros, 1000)
             if ms.min() < 0:
                 raise Refused
-            values: list[int] = ms.tolist()
+            values: list[int] = ms[codes].tolist()
             return values
-    return distinct(column, lambda cell: _timestamp(cell, unit, name))
+    table = [_timestamp(cell, unit, name) for cell in cells.to_pylist()]
+    return list(map(table.__getitem__, codes.tolist()))
 
 
 def _timestamp(cell: str, unit: str, name: str) -> int:
@@ -89,7 +105,7 @@ def _timestamp(cell: str, unit: str, name: str) -> int:
 
 def contexts(keys: Sequence[str], columns: Sequence[Any], n: int) -> list[dict[str, Any]]:
     """Each row's context (feature -> ``context_value`` of its cell, an empty cell left
-    out): one dict per distinct combination of cells, copied for each of its rows."""
+    out): one dict per distinct combination of cells, shared by its rows."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -106,16 +122,20 @@ def contexts(keys: Sequence[str], columns: Sequence[Any], n: int) -> list[dict[s
         for size, cell in zip(sizes, cells, strict=True):
             codes = codes * size + cell
     encoded = pc.dictionary_encode(pa.array(codes))
-    rows = np.unique(encoded.indices.to_numpy(), return_index=True)[1]
+    combo_of_row = encoded.indices.to_numpy()
+    first = np.empty(len(encoded.dictionary), np.int64)
+    first[combo_of_row[::-1]] = np.arange(n - 1, -1, -1)  # the last write is the first row
     combos = [
         {
             k: v
             for k, table, cell in zip(keys, tables, cells, strict=True)
             if (v := table[cell[r]]) is not OMIT
         }
-        for r in rows.tolist()
+        for r in first.tolist()
     ]
-    return [combos[k].copy() for k in encoded.indices.to_numpy().tolist()]
+    # Rows with the same features share one dict, as equal strings may: events are
+    # read-only (frozen), and a copy per row cost a twentieth of the reader's time.
+    return list(map(combos.__getitem__, combo_of_row.tolist()))
 
 
 def _feature(cell: str) -> object:

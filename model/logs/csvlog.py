@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import itertools
 import json
 from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
@@ -63,6 +64,12 @@ def read_csv(path: str | Path, columns: ColumnMapping | None = None) -> Iterator
     An impression-level export is read column by column (``model.logs.columnar``) until
     a batch needs the row reader, which reads on from that batch's first row."""
     mapping = columns if columns is not None else ColumnMapping()
+    # Lists of events chained in C: no Python frame resumed per event (a third of the
+    # columnar reader's time went to ``yield``).
+    return itertools.chain.from_iterable(_event_lists(path, mapping))
+
+
+def _event_lists(path: str | Path, mapping: ColumnMapping) -> Iterator[list[LogEvent]]:
     first: int | None = 1
     if _columnar(mapping):
         batches = _read_columns(path, mapping)
@@ -72,13 +79,14 @@ def read_csv(path: str | Path, columns: ColumnMapping | None = None) -> Iterator
             except StopIteration as stop:
                 first = stop.value
                 break
-            yield from events
+            yield events
     if first is not None:
         yield from _read_rows(path, mapping, first)
 
 
-def _read_rows(path: str | Path, mapping: ColumnMapping, first: int) -> Iterator[LogEvent]:
-    """Events of the rows from row ``first`` on (the rows before it are not parsed)."""
+def _read_rows(path: str | Path, mapping: ColumnMapping, first: int) -> Iterator[list[LogEvent]]:
+    """Events of the rows from row ``first`` on, a list per row (the rows before it are
+    not parsed)."""
     with _open_text(path, "r", mapping.encoding) as text:
         reader = csv.reader(text, delimiter=mapping.delimiter)
         header = _next_row(reader, path, 0)
@@ -96,7 +104,7 @@ def _read_rows(path: str | Path, mapping: ColumnMapping, first: int) -> Iterator
                 raise LogFormatError(
                     f"{path}: row {number} (line {reader.line_num}): {exc}"
                 ) from None
-            yield from events
+            yield events
 
 
 def _columnar(mapping: ColumnMapping) -> bool:

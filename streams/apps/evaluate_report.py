@@ -17,7 +17,11 @@ import numpy as np
 
 from model import report
 
-__all__ = ["Report", "randomization", "write_report"]
+__all__ = ["MIN_TRUSTED_BOOTSTRAP", "Report", "randomization", "write_report"]
+
+# Below this many resamples the 2.5 % and 97.5 % ends of a percentile interval rest on
+# the one to five most extreme resamples: the interval may not even hold its estimate.
+MIN_TRUSTED_BOOTSTRAP = 200
 
 
 @dataclass
@@ -106,13 +110,37 @@ def _markdown(r: Report) -> list[str]:
     lines += [_estimate_line(e) for e in r.rows]
     if r.truth is not None:
         lines += [f"| truth (simulator) | {r.truth:.4f} | | | |"]
-    lines += _positions(r) + _lift_lines(r)
+    lines += _positions(r) + _lift_lines(r) + _bootstrap_lines(r)
     why = randomization(fb)
     if why is not None:
         lines += ["", f"note: replay, lift and bound assume uniform-random logs; {why}."]
     else:
         lines += ["", f"the log is uniform random: every propensity is 1/{fb.n_arms}."]
     return lines
+
+
+def _bootstrap_lines(r: Report) -> list[str]:
+    """Say when the intervals are too rough to trust, and which miss their estimate."""
+    n = r.args.bootstrap
+    lines = []
+    if n < MIN_TRUSTED_BOOTSTRAP:
+        lines.append(
+            f"note: the 95 % intervals come from {n} bootstrap resamples, fewer than "
+            f"{MIN_TRUSTED_BOOTSTRAP}: their ends rest on a few extreme resamples; do not "
+            f"trust them (use --bootstrap {MIN_TRUSTED_BOOTSTRAP} or more)."
+        )
+    missed = [e.name for e in r.rows if _shown(e) and not e.low <= e.value <= e.high]
+    if missed:
+        lines.append(
+            f"note: the percentile interval of {', '.join(missed)} does not contain its "
+            "estimate (too few resamples, or a skewed estimate); it is reported and drawn "
+            "as it is."
+        )
+    return ["", *lines] if lines else []
+
+
+def _shown(e: Any) -> bool:
+    return bool(e.n_used > 0 and math.isfinite(e.value))
 
 
 def _positions(r: Report) -> list[str]:
@@ -176,6 +204,8 @@ def _document(r: Report) -> dict[str, Any]:
         "reward_rule": r.rule.describe(),
         "all_rewards_zero": not fb.reward.any(),
         "randomized": randomization(fb) is None,
+        "bootstrap_resamples": r.args.bootstrap,
+        "bootstrap_trusted": r.args.bootstrap >= MIN_TRUSTED_BOOTSTRAP,
         "estimates": [_estimate_doc(e) for e in r.rows],
         "by_position": {str(k): [_estimate_doc(e) for e in v] for k, v in r.by_position.items()},
         "truth": r.truth,
@@ -205,17 +235,25 @@ def _plot(r: Report) -> list[Path]:
     import matplotlib.pyplot as plt
 
     out, where = r.args.out_dir, f"{r.target}\non {Path(r.args.log).name}, {r.n_test} decisions"
-    shown = [e for e in r.rows if e.n_used > 0 and math.isfinite(e.value)]
+    shown = [e for e in r.rows if _shown(e)]
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    values = np.array([e.value for e in shown])
-    errors = np.array([[e.value - e.low, e.high - e.value] for e in shown]).T
-    ax.errorbar(range(len(shown)), values, yerr=errors, fmt="o", capsize=5)
+    # Percentile intervals drawn end to end, as they are: one need not hold its estimate
+    # (few resamples), so they are not error bars around the point.
+    x = np.arange(len(shown))
+    ax.vlines(x, [e.low for e in shown], [e.high for e in shown], color="C0")
+    for end in ("low", "high"):
+        ax.hlines([getattr(e, end) for e in shown], x - 0.08, x + 0.08, color="C0")
+    ax.plot(x, [e.value for e in shown], "o", color="C0")
     if r.truth is not None:
         ax.axhline(r.truth, color="red", linestyle="--", label="truth (simulator)")
         ax.legend()
     ax.set_xticks(range(len(shown)), [e.name for e in shown], rotation=15)
     ax.set_ylabel("reward per decision")
-    ax.set_title(f"estimates with 95 % bootstrap intervals: {where}", fontsize=9)
+    rough = "" if r.args.bootstrap >= MIN_TRUSTED_BOOTSTRAP else " (too few to trust)"
+    ax.set_title(
+        f"estimates with 95 % intervals ({r.args.bootstrap} bootstrap resamples{rough})\n{where}",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(out / "estimates.png", dpi=100)
     plt.close(fig)

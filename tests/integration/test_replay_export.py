@@ -1,5 +1,6 @@
-"""Another system's impression-level export replayed into the broker: its decisions go to
-the decisions topic, a worker whose catalog is derived from the log applies its
+"""Another system's impression-level export replayed into the broker: a worker whose
+catalog is derived from the log makes each logged decision again (pinned to the logged
+arm, with the logged propensity: one decision per round in the topic), applies its
 impressions and clicks, and replaying again (resumed from the checkpoint, or from
 scratch) doubles nothing in the worker's state."""
 
@@ -12,16 +13,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import msgspec
+import numpy as np
 import pytest
 
 from bench.logs import EXPORT_MAPPING, write_bandit_export
 from model.catalog import load_catalog
+from model.evaluation import estimate_ips, feedback_from_events
 from model.events import Conversion, Decision
 from model.logs import ColumnMapping, read_csv
 from model.replay import replay_offline
 from state import InMemoryStore
 from streams.apps.cli import main
 from streams.apps.logged import as_logged
+from streams.apps.training import read_topic_events
 from streams.runtime.inspect import read_changelog
 from streams.runtime.kafka import read_to_end
 from streams.runtime.lag import wait_until_caught_up
@@ -68,14 +72,15 @@ def test_an_export_replayed_into_kafka_is_applied_once(
     settings = kafka_settings.with_(catalog_path=catalog)
     events = list(read_csv(export, ColumnMapping.from_dict(json.loads(mapping.read_text()))))
     clicks = sum(isinstance(e, Conversion) for e in events)
+    published = len(events) - ROWS  # the worker makes the logged decisions again
     argv = ["replay", str(export), "--columns", str(mapping), "--into", "kafka", "--quiet"]
     worker = WorkerProcess(settings, tmp_path / "worker.log").start()
     try:
         with _environment(settings):
-            assert _replay(argv, tmp_path / "cp.json", capsys) == len(events)
+            assert _replay(argv, tmp_path / "cp.json", capsys) == published
             wait_until_caught_up(settings, timeout_seconds=40)
             assert _replay(argv, tmp_path / "cp.json", capsys) == 0  # resumed: nothing left
-            assert _replay(argv, tmp_path / "fresh.json", capsys) == len(events)  # again
+            assert _replay(argv, tmp_path / "fresh.json", capsys) == published  # again
             wait_until_caught_up(settings, timeout_seconds=40)
     finally:
         worker.stop()
@@ -87,8 +92,22 @@ def test_an_export_replayed_into_kafka_is_applied_once(
     stats = [s for arms in applied.values() for s in arms.values()]
     assert sum(s.impressions for s in stats) == ROWS and len(applied) == ROWS
     assert sum(s.reward_sum for s in stats) == pytest.approx(0.1 * clicks) and clicks > 0
-    logged = {
-        msgspec.json.decode(m.value())["decision_id"]
+    # One decision per round in the topic, the worker's, with the log's propensity.
+    made = [
+        msgspec.json.decode(m.value(), type=Decision)
         for m in read_to_end(settings, settings.topic("decisions"))
-    }
-    assert {e.decision_id for e in events if isinstance(e, Decision)} <= logged
+    ]
+    logged = {e.request_id: e.propensity for e in events if isinstance(e, Decision)}
+    assert {d.request_id: d.propensity for d in made} == logged
+    assert len({d.decision_id for d in made}) == ROWS  # the rerun's answers repeat them
+    arms = sorted({e.arm_id for e in events if isinstance(e, Decision) and e.arm_id})
+    from_topics = feedback_from_events(read_topic_events(settings), arms)
+    from_file = feedback_from_events(events, arms)
+    assert len(from_topics) == len(from_file) == ROWS
+    assert sorted(from_topics.pscore) == sorted(from_file.pscore)
+    uniform = np.full((ROWS, len(arms)), 1 / len(arms))
+    ips = [
+        estimate_ips(fb.reward, fb.action, fb.pscore, uniform, np.random.default_rng(0)).value
+        for fb in (from_topics, from_file)
+    ]
+    assert ips[0] == pytest.approx(ips[1], rel=1e-12) and ips[1] > 0

@@ -4,6 +4,7 @@ errors: the same events in the same order, and the same one-line message for a b
 from __future__ import annotations
 
 import gzip
+import itertools
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ MAPPING = ColumnMapping.from_dict(EXPORT_MAPPING | {"defaults": {"policy": "rand
 
 
 def _rows(path: Path, mapping: ColumnMapping = MAPPING) -> list:
-    return list(_read_rows(path, mapping, 1))
+    return list(itertools.chain.from_iterable(_read_rows(path, mapping, 1)))
 
 
 @pytest.mark.parametrize("policy", ["random", "bts"])

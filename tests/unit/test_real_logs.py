@@ -193,3 +193,26 @@ def test_a_jsonl_bad_line_names_file_and_line(tmp_path, capsys) -> None:
     for command in (["evaluate"], ["replay", "--offline", "--quiet"]):
         assert main([command[0], str(path), *command[1:]]) == 2
         assert f"{path}: line 1:" in capsys.readouterr().err
+
+
+def test_a_target_per_logged_round_reads_from_csv_and_npy(exports, tmp_path) -> None:
+    """Per logged round (``decision_id``), as a CSV or as OBP's ``(n, arms, positions)``
+    array: the same target gives the same estimates."""
+    arms = [str(i) for i in range(80)]
+    chosen = [(k * 7) % 80 for k in range(ROWS)]  # round k's arm (the export's ids are 0..)
+    probs = tmp_path / "rounds.csv"
+    lines = ["decision_id,arm_id,probability", *(f"{k},{a},1" for k, a in enumerate(chosen))]
+    probs.write_text("\n".join(lines) + "\n")
+    array = np.zeros((ROWS, 80, 3))
+    array[np.arange(ROWS), chosen, :] = 1.0
+    np.save(tmp_path / "rounds.npy", array)
+    flags = ("--arm-ids", ",".join(arms))
+    path, mapping = exports["bts"], exports["mapping"]
+    by_csv = _evaluate(tmp_path, path, mapping, "--target-file", str(probs), *flags)
+    by_npy = _evaluate(
+        tmp_path, path, mapping, "--target-file", str(tmp_path / "rounds.npy"), *flags
+    )
+    for name in ("ips", "snips", "dr"):
+        assert _value(by_csv, name) is not None
+        assert _value(by_csv, name) == pytest.approx(_value(by_npy, name), rel=1e-12)
+    assert by_csv["target"].startswith("the action probabilities of")

@@ -77,9 +77,9 @@ def test_train_on_an_export_beats_chance(tmp_path: Path, capsys) -> None:
 
 
 def test_an_export_replays_as_the_worker_would_apply_it(tmp_path: Path, capsys) -> None:
-    """``as_logged`` pins each request to its logged arm and points the outcomes at the
-    worker's decision id; our own decisions are left alone; the derived catalog has
-    the log's arms, which the engine then applies."""
+    """``as_logged`` pins each request to its logged arm (with the logged propensity) and
+    points the decision and its outcomes at the worker's decision id; our own decisions
+    are left alone; the derived catalog has the log's arms, which the engine applies."""
     export, mapping = tmp_path / "x.csv", tmp_path / "map.json"
     write_bandit_export(export, 60, "random", seed=2)
     mapping.write_text(json.dumps(EXPORT_MAPPING))
@@ -88,7 +88,9 @@ def test_an_export_replays_as_the_worker_would_apply_it(tmp_path: Path, capsys) 
     assert [e.event_id for e in rewritten] == [e.event_id for e in events]
     request, decision, shown = rewritten[:3]
     assert isinstance(request, DecisionRequest) and isinstance(decision, Decision)
-    assert request.candidates == [decision.arm_id] and is_foreign(decision)
+    assert request.candidates == [decision.arm_id] and is_foreign(events[1])
+    assert request.logged is not None and request.logged.propensity == decision.propensity
+    assert decision.decision_id == decision_id_for(request.event_id)  # made again, not sent
     assert isinstance(shown, Impression)
     assert shown.decision_id == decision_id_for(request.event_id)
     clicks = [e for e in rewritten if isinstance(e, Conversion)]

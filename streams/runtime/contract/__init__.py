@@ -66,7 +66,11 @@ DESCRIPTIONS = {
     "one message on the decisions topic whose request_id is this event_id. context: the "
     "user's features (keys 1-64 characters, numbers, short strings, booleans or null). "
     "candidates: the arm ids ('product:strategy') to choose from, every one in the "
-    f"catalog (unknown_arm otherwise); all arms when absent. {_EDGE}",
+    "catalog (unknown_arm otherwise); all arms when absent. logged: set only when replaying "
+    "another system's logged decision (nudge replay --into kafka of an export): the one "
+    "candidate is its arm, and the decision records logged.propensity, logged.policy and "
+    "logged.model_version ('logged' when empty) instead of the worker's (invalid_value "
+    f"unless candidates names exactly one arm). {_EDGE}",
     "impressions": "The nudge of a decision was shown to the user: decision_id and arm_id "
     "as the decision gave them (arm_mismatch, orphan_impression_unknown_decision "
     f"otherwise). {_EDGE}",
@@ -80,7 +84,8 @@ DESCRIPTIONS = {
     "decision_id and event_id: derived from it (a repeated request gets the same "
     "decision). arm_id, product_id, strategy_id: null when no nudge is shown, with the "
     "reason (a guardrail). propensity: the probability the policy chose this arm, in "
-    "(0, 1]. ts: the request's event time. Every field is always present.",
+    "(0, 1] (for a request with logged: the logging policy's, as logged). ts: the "
+    "request's event time. Every field is always present.",
     "dead-letter": "An event the worker refused, with why: reason (one of the listed "
     "values), detail (at most 500 characters), where it was read (source_topic, "
     "partition, offset), its key (null when it had none) and its value base64-encoded. "
