@@ -33,7 +33,6 @@ from model.reward import (
     check_weights,
     credit,
     event_reward,
-    impress,
     note_purchase,
 )
 from model.scoring import ConstantScorer, Scorer
@@ -44,7 +43,9 @@ from state import (
     already_applied,
     apply_decision,
     decay,
+    decision_index,
     find_decision,
+    impress_decision,
     mark_applied,
 )
 
@@ -225,7 +226,12 @@ class Engine:
         key, offset = source.key, source.offset
         if already_applied(state, key, offset):
             return self._redelivered(state, event)
-        result = self._apply(state, event)
+        if isinstance(event, Impression):  # the most frequent event: one new state value
+            result = self._impress(state, event, (key, offset))
+            if result.outcome is Outcome.APPLIED:
+                return result  # offset marked already
+        else:
+            result = self._apply(state, event)
         if result.outcome is Outcome.REJECTED:
             return result
         applied = mark_applied(result.state, key, offset)
@@ -368,18 +374,25 @@ class Engine:
             return StepResult(state, Outcome.DUPLICATE)
         return StepResult(state, Outcome.DUPLICATE, self._decision(event, record))
 
-    def _impress(self, state: UserState, impression: Impression) -> StepResult:
-        """Count an impression once per decision; a decision impressed before is a repeat."""
+    def _impress(
+        self, state: UserState, impression: Impression, applied: tuple[str, int] | None = None
+    ) -> StepResult:
+        """Count an impression once per decision; a decision impressed before is a repeat.
+        ``applied``: the source offset to mark in the same new state when it applies."""
         if impression.arm_id not in self.catalog:
             return StepResult(state, Outcome.REJECTED, reason="unknown_arm")
-        record = find_decision(state, impression.decision_id)
-        if record is None:  # no such decision (or one too old to remember): not evidence
+        index = decision_index(state, impression.decision_id)
+        if index < 0:  # no such decision (or one too old to remember): not evidence
             return StepResult(state, Outcome.ORPHAN, reason=ORPHAN_IMPRESSION)
+        record = state.decisions[index]
         if record.arm_id != impression.arm_id:
             return StepResult(state, Outcome.REJECTED, reason="arm_mismatch")
         if record.impressed_ms is not None:
             return StepResult(state, Outcome.DUPLICATE, reason="already_impressed")
-        new_state = impress(state, record, impression, self.config.half_life_seconds)
+        half_life = self.config.half_life_seconds
+        new_state = impress_decision(
+            state, index, impression.ts, half_life_seconds=half_life, applied=applied
+        )
         return StepResult(new_state, Outcome.APPLIED, arm_id=impression.arm_id)
 
     def _convert(self, state: UserState, conversion: Conversion) -> StepResult:
