@@ -130,7 +130,7 @@ def impress_decision(
     )
     decisions = state.decisions
     impressed = msgspec.structs.replace(record, impressed_ms=ts_ms)
-    changes = {
+    changes: dict[str, object] = {
         "arms": {**state.arms, arm_id: arm},
         "decisions": (*decisions[:index], impressed, *decisions[index + 1 :]),
     }
