@@ -71,6 +71,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=N_BOOTSTRAP,
         help=f"evaluation: bootstrap resamples per interval ({N_BOOTSTRAP}, evaluate's default)",
     )
+    parser.add_argument(
+        "--arms",
+        type=_positive,
+        default=None,
+        help="step and outcomes: a generated catalog of this many arms (default: the shipped 81)",
+    )
     parser.add_argument("--repeats", type=_positive, default=3, help="runs per figure (3)")
     parser.add_argument(
         "--only",
@@ -107,7 +113,7 @@ def _step(args: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {}
     for policy in STEP_POLICIES:
         try:
-            report[policy] = bench_step(policy, args.events, args.repeats)
+            report[policy] = bench_step(policy, args.events, args.repeats, args.arms)
         except Exception as exc:  # noqa: BLE001 - a missing policy is reported, not fatal
             report[policy] = {"error": str(exc)}
     return report
@@ -115,7 +121,7 @@ def _step(args: argparse.Namespace) -> dict[str, Any]:
 
 RUNNERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "step": _step,
-    "outcomes": lambda a: bench_outcomes(a.events, a.repeats),
+    "outcomes": lambda a: bench_outcomes(a.events, a.repeats, a.arms),
     "replay": lambda a: bench_replay(a.events, a.repeats),
     "evaluation": lambda a: bench_evaluation(a.rounds, a.repeats, a.bootstrap),
     "logs": lambda a: bench_csv_read(a.rounds // 5, a.repeats, Path(".nudge/bench")),
