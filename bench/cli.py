@@ -76,6 +76,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=N_BOOTSTRAP,
         help=f"evaluation: bootstrap resamples per interval ({N_BOOTSTRAP}, evaluate's default)",
     )
+    parser.add_argument(
+        "--arms",
+        type=_positive,
+        default=None,
+        help="step and outcomes: a generated catalog of this many arms (default: the shipped 81)",
+    )
     parser.add_argument("--repeats", type=_positive, default=3, help="runs per figure (3)")
     parser.add_argument(
         "--only",
@@ -112,7 +118,7 @@ def _step(args: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {}
     for policy in STEP_POLICIES:
         try:
-            report[policy] = bench_step(policy, args.events, args.repeats)
+            report[policy] = bench_step(policy, args.events, args.repeats, args.arms)
         except Exception as exc:  # noqa: BLE001 - a missing policy is reported, not fatal
             report[policy] = {"error": str(exc)}
     return report
@@ -120,7 +126,7 @@ def _step(args: argparse.Namespace) -> dict[str, Any]:
 
 RUNNERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "step": _step,
-    "outcomes": lambda a: bench_outcomes(a.events, a.repeats),
+    "outcomes": lambda a: bench_outcomes(a.events, a.repeats, a.arms),
     "edge": lambda a: {
         policy: bench_processor(policy, a.events, max(1, a.events // 4), a.repeats)
         for policy in ("thompson", "epsilon-greedy")

@@ -6,6 +6,10 @@ per-arm counters stored as msgpack (what any hand-written worker would at least 
 
 from __future__ import annotations
 
+import json
+import tempfile
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -13,7 +17,7 @@ import numpy as np
 
 from bench.timing import median_rate, rate_entry
 from model.bandit import build_policy
-from model.catalog import load_catalog
+from model.catalog import Catalog, load_catalog
 from model.engine import Engine, Source
 from model.events import DecisionRequest, Impression
 from model.loop import step_in_store
@@ -21,11 +25,30 @@ from model.scoring import ConstantScorer
 from state import InMemoryStore
 from streams.runtime.schemas import decode_event
 
-__all__ = ["STEP_POLICIES", "bench_outcomes", "bench_step"]
+__all__ = ["STEP_POLICIES", "bench_outcomes", "bench_step", "step_catalog"]
 
 STEP_POLICIES = ("epsilon-greedy", "thompson", "ucb1")
 N_USERS = 2_000
 T0_MS = 1_760_000_000_000  # event times must lie in the contract's 2000-2100 range
+
+
+def step_catalog(arms: int | None = None) -> Catalog:
+    """The shipped catalog (``None``), or one of exactly ``arms`` arms: the shipped
+    products cloned (with a suffix) times the shipped strategies, cut to size, risk
+    levels as shipped (as the Kafka section's 200-arm case)."""
+    if arms is None:
+        return load_catalog()
+    shipped = json.loads(resources.files("model").joinpath("data/catalog.json").read_text())
+    strategies, products = shipped["strategies"], []
+    while len(products) * len(strategies) < arms:
+        copy = len(products) // len(shipped["products"])
+        products += [{**p, "product_id": f"{p['product_id']}_{copy}"} for p in shipped["products"]]
+    pairs = [f"{p['product_id']}:{s['strategy_id']}" for p in products for s in strategies]
+    doc = {"version": 1, "products": products, "strategies": strategies, "arms": pairs[:arms]}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "catalog.json"
+        path.write_text(json.dumps(doc))
+        return load_catalog(path)
 
 
 def _requests(n: int) -> list[bytes]:
@@ -66,19 +89,21 @@ def _dict_requests(raws: list[bytes]) -> int:
     return len(raws)
 
 
-def bench_step(policy: str, n_requests: int, repeats: int) -> dict[str, Any]:
+def bench_step(
+    policy: str, n_requests: int, repeats: int, arms: int | None = None
+) -> dict[str, Any]:
     """Decision requests per second: decode, load, step, store, encode the decision."""
-    engine = Engine(load_catalog(), build_policy(policy, {}), ConstantScorer())
+    engine = Engine(step_catalog(arms), build_policy(policy, {}), ConstantScorer())
     raws = _requests(n_requests)
     rate = median_rate(lambda: _step_requests(engine, raws), repeats)
     return rate_entry(rate, median_rate(lambda: _dict_requests(raws), repeats))
 
 
-def bench_outcomes(n_impressions: int, repeats: int) -> dict[str, Any]:
+def bench_outcomes(n_impressions: int, repeats: int, arms: int | None = None) -> dict[str, Any]:
     """Impressions per second through the step (already decoded; no baseline), each of a
     decision the user's state holds (an impression of an unknown decision is an orphan
     that changes nothing, and would flatter the figure)."""
-    engine = Engine(load_catalog(), build_policy("epsilon-greedy", {}), ConstantScorer())
+    engine = Engine(step_catalog(arms), build_policy("epsilon-greedy", {}), ConstantScorer())
     decided = InMemoryStore()
     impressions = []
     for i, raw in enumerate(_requests(n_impressions)):

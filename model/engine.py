@@ -10,19 +10,18 @@ A request goes: candidates (request's list or every active arm; retired arms dro
 policy. A blocked request still yields a decision, with ``arm_id`` None and ``reason``.
 A request with ``logged`` (another system's decision, replayed) names one candidate, and
 its decision records the logged propensity, policy and model version.
+The step's values (config, source, result, ids) live in ``model.step_values`` and its
+per-engine lookups in ``model.step_arrays``; both are re-exported here.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
 
 import msgspec
 import numpy as np
 
-from model.bandit import Draws, HashDraws, Policy, PolicyContext
+from model.bandit import Policy, PolicyContext
 from model.bandit.estimates import ArmArrays
 from model.catalog import Catalog
 from model.events import (
@@ -34,19 +33,19 @@ from model.events import (
     Impression,
     LoggedChoice,
 )
-from model.guardrails import Guardrails, screen
-from model.reward import (
-    DEFAULT_ATTRIBUTION_WINDOW_SECONDS,
-    DEFAULT_REWARD_WEIGHTS,
-    already_credited,
-    attribute,
-    check_weights,
-    credit,
-    event_reward,
-    impress,
-    note_purchase,
-)
+from model.guardrails import screen
+from model.reward import already_credited, attribute, credit, event_reward, note_purchase
 from model.scoring import ConstantScorer, Scorer
+from model.step_arrays import CandidateSet, PooledStats
+from model.step_values import (
+    ORPHAN_IMPRESSION,
+    EngineConfig,
+    Outcome,
+    Source,
+    StepResult,
+    decision_id_for,
+    rng_for,
+)
 from state import (
     ArmStats,
     DecisionRecord,
@@ -54,7 +53,9 @@ from state import (
     already_applied,
     apply_decision,
     decay,
+    decision_index,
     find_decision,
+    impress_decision,
     mark_applied,
 )
 
@@ -66,131 +67,6 @@ LOGGED_MARKER = "logged"
 
 
 _CACHED_CANDIDATE_SETS = 256  # distinct candidate lists whose lookups are kept per engine
-
-
-ORPHAN_IMPRESSION = "orphan_impression_unknown_decision"
-
-
-class Outcome(StrEnum):
-    DECIDED = "decided"
-    APPLIED = "applied"
-    DUPLICATE = "duplicate"
-    ORPHAN = "orphan"
-    REJECTED = "rejected"
-
-
-# Source and StepResult are built per event: frozen msgspec Structs construct in about a
-# fifth of a frozen dataclass's time, with the same immutability and equality.
-class Source(msgspec.Struct, frozen=True):
-    """Where an event came from: its partition is the unit of ordering and idempotency."""
-
-    topic: str
-    partition: int
-    offset: int
-
-    @property
-    def key(self) -> str:
-        return f"{self.topic}/{self.partition}"
-
-
-class StepResult(msgspec.Struct, frozen=True):
-    """``arm_id``: the arm an impression or conversion was credited to (for metrics)."""
-
-    state: UserState
-    outcome: Outcome
-    decision: Decision | None = None
-    reason: str | None = None
-    arm_id: str | None = None
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    """Reward, attribution, decay and guardrail settings.
-
-    reward_weights: reward per unit ``value`` of each kind (others are rejected); one
-        event's reward is clipped to ``[0, reward_cap]`` (``model.reward``).
-    success_kinds: kinds that mark a decision as converted (counted once per decision).
-    purchase_kinds: kinds that start the cool-down (``last_purchase_ms``), even orphans.
-    attribution_window_seconds: how late a conversion may come after the impression
-        (or the decision, when not impressed) it is credited to (``model.reward``).
-    half_life_seconds: exponential decay of arm statistics; None keeps them forever.
-    max_decisions_kept: decisions remembered per user for attribution and redelivery.
-    """
-
-    reward_weights: Mapping[str, float] = field(
-        default_factory=lambda: dict(DEFAULT_REWARD_WEIGHTS)
-    )
-    success_kinds: frozenset[str] = frozenset({"purchase"})
-    reward_cap: float = 1.0
-    attribution_window_seconds: float = DEFAULT_ATTRIBUTION_WINDOW_SECONDS
-    max_decisions_kept: int = 64
-    purchase_kinds: frozenset[str] = frozenset({"purchase"})
-    half_life_seconds: float | None = None
-    guardrails: Guardrails = field(default_factory=Guardrails)
-
-    def __post_init__(self) -> None:
-        check_weights(self.reward_weights, self.reward_cap)
-        if self.attribution_window_seconds <= 0:
-            raise ValueError("attribution_window_seconds must be > 0")
-        if not self.success_kinds <= set(self.reward_weights):
-            raise ValueError("every success kind needs a reward weight")
-        if self.max_decisions_kept < 1:
-            raise ValueError("max_decisions_kept must be >= 1")
-        if self.half_life_seconds is not None and not self.half_life_seconds > 0:
-            raise ValueError("half_life_seconds must be > 0 (or None for no decay)")
-        cap = self.guardrails.max_nudges
-        if cap is not None and cap > self.max_decisions_kept:
-            raise ValueError("guardrails.max_nudges cannot exceed max_decisions_kept")
-
-
-def decision_id_for(request_id: str) -> str:
-    """Deterministic: the same request always gets the same decision id."""
-    return "d-" + hashlib.blake2b(request_id.encode(), digest_size=12).hexdigest()
-
-
-def rng_for(event_id: str) -> Draws:
-    """Draws seeded from the request, so a redelivered request draws the same arm.
-
-    Counter-based BLAKE2b blocks of the event id (``model.bandit.draws``): about 2 us,
-    where a numpy generator seeded per request cost 15-30 us."""
-    return HashDraws(event_id.encode())
-
-
-class _CandidateSet:
-    """Lookups of one candidate list: position of each arm id, catalog row per position,
-    and the (read-only) statistics of a user who has seen none of them."""
-
-    __slots__ = ("positions", "rows", "unseen")
-
-    def __init__(self, catalog: Catalog, candidates: Sequence[str]) -> None:
-        self.positions = {arm_id: i for i, arm_id in enumerate(candidates)}
-        self.rows = np.fromiter((catalog.index(a) for a in candidates), np.intp, len(candidates))
-        zeros = np.zeros(len(candidates))
-        zeros.flags.writeable = False  # shared by every decision: a write would be a bug
-        self.unseen = ArmArrays(zeros, zeros, zeros, seen=False)
-
-
-class _Population:
-    """Pooled statistics as arrays in catalog order (rows of arms it lacks are zero)."""
-
-    __slots__ = ("counts", "last_seen_ms")
-
-    def __init__(self, catalog: Catalog, population: Mapping[str, ArmStats]) -> None:
-        self.counts = np.zeros((3, len(catalog)))
-        self.last_seen_ms = np.zeros(len(catalog))
-        for arm_id, stats in population.items():
-            if arm_id in catalog:
-                row = catalog.index(arm_id)
-                self.counts[:, row] = stats.impressions, stats.conversions, stats.reward_sum
-                self.last_seen_ms[row] = stats.last_seen_ms
-
-    def at(self, rows: np.ndarray, now_ms: int, half_life_seconds: float | None) -> ArmArrays:
-        """The statistics of ``rows`` as of ``now_ms`` (``state.decay``, vectorised)."""
-        counts = self.counts[:, rows]
-        if half_life_seconds is not None:
-            elapsed_s = np.maximum(now_ms - self.last_seen_ms[rows], 0.0) / 1000.0
-            counts *= np.power(0.5, elapsed_s / half_life_seconds)
-        return ArmArrays(counts[0], counts[1], counts[2])
 
 
 class Engine:
@@ -212,11 +88,11 @@ class Engine:
         self.config = config or EngineConfig()
         self.population = population
         # per-engine constants of the decision path, built once (the engine is immutable)
-        self._pooled = None if population is None else _Population(catalog, population)
-        self._candidate_sets: dict[tuple[str, ...], _CandidateSet] = {}
+        self._pooled = None if population is None else PooledStats(catalog, population)
+        self._candidate_sets: dict[tuple[str, ...], CandidateSet] = {}
         self._model_loaded = not isinstance(scorer, ConstantScorer)
         self._last_candidates: Sequence[str] | None = None  # with _last_set: a one-entry memo
-        self._last_set = _CandidateSet(catalog, ())
+        self._last_set = CandidateSet(catalog, ())
 
     def with_scorer(self, scorer: Scorer) -> Engine:
         return Engine(self.catalog, self.policy, scorer, self.config, self.population)
@@ -238,7 +114,12 @@ class Engine:
         key, offset = source.key, source.offset
         if already_applied(state, key, offset):
             return self._redelivered(state, event)
-        result = self._apply(state, event)
+        if isinstance(event, Impression):  # the most frequent event: one new state value
+            result = self._impress(state, event, (key, offset))
+            if result.outcome is Outcome.APPLIED:
+                return result  # offset marked already
+        else:
+            result = self._apply(state, event)
         if result.outcome is Outcome.REJECTED:
             return result
         applied = mark_applied(result.state, key, offset)
@@ -279,7 +160,7 @@ class Engine:
         retired = self.catalog.retired
         return list(dict.fromkeys(a for a in request.candidates if a not in retired))
 
-    def _candidate_set(self, candidates: Sequence[str]) -> _CandidateSet:
+    def _candidate_set(self, candidates: Sequence[str]) -> CandidateSet:
         """Lookups of ``candidates``, kept for the few distinct lists requests use (the
         active arms, filtered per risk level): building them costs more than a decision."""
         if candidates is self._last_candidates:  # consecutive requests mostly share one list
@@ -289,12 +170,12 @@ class Engine:
         if found is None:
             if len(self._candidate_sets) >= _CACHED_CANDIDATE_SETS:
                 self._candidate_sets.clear()  # lists sent by requests: keep memory bounded
-            found = self._candidate_sets[key] = _CandidateSet(self.catalog, candidates)
+            found = self._candidate_sets[key] = CandidateSet(self.catalog, candidates)
         self._last_candidates, self._last_set = candidates, found
         return found
 
     def _stats(
-        self, arms: Mapping[str, ArmStats], candidates: _CandidateSet, now_ms: int
+        self, arms: Mapping[str, ArmStats], candidates: CandidateSet, now_ms: int
     ) -> ArmArrays:
         """The user's statistics per candidate as of ``now_ms`` (decayed when a half-life is
         set). A user has seen few arms: only those are visited, the rest stay zero."""
@@ -310,7 +191,7 @@ class Engine:
             counts[:, i] = stats.impressions, stats.conversions, stats.reward_sum
         return ArmArrays(counts[0], counts[1], counts[2])
 
-    def _context(self, request: DecisionRequest, candidates: _CandidateSet) -> PolicyContext:
+    def _context(self, request: DecisionRequest, candidates: CandidateSet) -> PolicyContext:
         population = None
         if self._pooled is not None:
             half_life = self.config.half_life_seconds
@@ -384,18 +265,25 @@ class Engine:
             return StepResult(state, Outcome.DUPLICATE)
         return StepResult(state, Outcome.DUPLICATE, self._decision(event, record))
 
-    def _impress(self, state: UserState, impression: Impression) -> StepResult:
-        """Count an impression once per decision; a decision impressed before is a repeat."""
+    def _impress(
+        self, state: UserState, impression: Impression, applied: tuple[str, int] | None = None
+    ) -> StepResult:
+        """Count an impression once per decision; a decision impressed before is a repeat.
+        ``applied``: the source offset to mark in the same new state when it applies."""
         if impression.arm_id not in self.catalog:
             return StepResult(state, Outcome.REJECTED, reason="unknown_arm")
-        record = find_decision(state, impression.decision_id)
-        if record is None:  # no such decision (or one too old to remember): not evidence
+        index = decision_index(state, impression.decision_id)
+        if index < 0:  # no such decision (or one too old to remember): not evidence
             return StepResult(state, Outcome.ORPHAN, reason=ORPHAN_IMPRESSION)
+        record = state.decisions[index]
         if record.arm_id != impression.arm_id:
             return StepResult(state, Outcome.REJECTED, reason="arm_mismatch")
         if record.impressed_ms is not None:
             return StepResult(state, Outcome.DUPLICATE, reason="already_impressed")
-        new_state = impress(state, record, impression, self.config.half_life_seconds)
+        half_life = self.config.half_life_seconds
+        new_state = impress_decision(
+            state, index, impression.ts, half_life_seconds=half_life, applied=applied
+        )
         return StepResult(new_state, Outcome.APPLIED, arm_id=impression.arm_id)
 
     def _convert(self, state: UserState, conversion: Conversion) -> StepResult:

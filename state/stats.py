@@ -15,7 +15,9 @@ import msgspec
 __all__ = ["ArmStats", "DecisionRecord", "UserState"]
 
 
-class ArmStats(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+# gc=False: these values hold only numbers, strings and tuples of strings, so they can
+# never be part of a reference cycle; untracked, they cost the collector nothing.
+class ArmStats(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """What one user has seen of one arm.
 
     Counts are floats so that exponential time decay can shrink them.
@@ -29,7 +31,7 @@ class ArmStats(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     last_seen_ms: int = 0
 
 
-class DecisionRecord(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class DecisionRecord(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """A decision kept in the user's state for attribution and redelivery.
 
     A redelivered request is answered from this record, so the same request always

@@ -13,7 +13,9 @@ __all__ = [
     "already_applied",
     "apply_decision",
     "apply_impression",
+    "impress_decision",
     "apply_reward",
+    "decision_index",
     "find_decision",
     "latest_impressed",
     "mark_applied",
@@ -93,6 +95,50 @@ def apply_decision(state: UserState, record: DecisionRecord, max_kept: int) -> U
     kept = (*state.decisions, record)[-max_kept:]
     nudges = state.nudges_ms if record.arm_id is None else (*state.nudges_ms, record.ts_ms)
     return msgspec.structs.replace(state, decisions=kept, nudges_ms=nudges[-max_kept:])
+
+
+def decision_index(state: UserState, decision_id: str) -> int:
+    """Position of the decision ``decision_id`` in ``state.decisions``; -1 when not kept.
+    Newest first: impressions and conversions mostly follow their decision closely."""
+    decisions = state.decisions
+    for index in range(len(decisions) - 1, -1, -1):
+        if decisions[index].decision_id == decision_id:
+            return index
+    return -1
+
+
+def impress_decision(
+    state: UserState,
+    index: int,
+    ts_ms: int,
+    *,
+    half_life_seconds: float | None = None,
+    applied: tuple[str, int] | None = None,
+) -> UserState:
+    """Impress the decision at ``index`` of ``state.decisions`` at ``ts_ms``: one
+    impression of its arm (:func:`apply_impression`) and the decision marked impressed;
+    with ``applied = (source, offset)`` also :func:`mark_applied`. The same value as
+    those transitions in turn, built as one new state (an impression is the most
+    frequent event: this is its whole state change)."""
+    record = state.decisions[index]
+    arm_id = record.arm_id
+    if arm_id is None:
+        raise ValueError("cannot impress a decision that showed no arm")
+    old = _current(state, arm_id, ts_ms, half_life_seconds)
+    arm = msgspec.structs.replace(
+        old, impressions=old.impressions + 1, last_seen_ms=max(old.last_seen_ms, ts_ms)
+    )
+    decisions = state.decisions
+    impressed = msgspec.structs.replace(record, impressed_ms=ts_ms)
+    changes: dict[str, object] = {
+        "arms": {**state.arms, arm_id: arm},
+        "decisions": (*decisions[:index], impressed, *decisions[index + 1 :]),
+    }
+    if applied is not None:
+        source, offset = applied
+        offsets = state.offsets
+        changes["offsets"] = {**offsets, source: max(offset, offsets.get(source, -1))}
+    return msgspec.structs.replace(state, **changes)
 
 
 def find_decision(state: UserState, decision_id: str) -> DecisionRecord | None:

@@ -135,7 +135,11 @@ def sample_index(p: np.ndarray, rng: Draws) -> int:
 
     Arms of zero mass are never drawn (``side="right"`` skips empty intervals).
     """
-    cumulative = p.cumsum()
+    return sample_cumulative(p, p.cumsum(), rng)
+
+
+def sample_cumulative(p: np.ndarray, cumulative: np.ndarray, rng: Draws) -> int:
+    """:func:`sample_index` given ``cumulative = p.cumsum()`` (kept with a memoised ``p``)."""
     index = int(cumulative.searchsorted(rng.random() * cumulative[-1], side="right"))
     if index >= len(p):  # u * total rounded up to the total: take the last arm with mass
         index = int(np.flatnonzero(p > 0)[-1])
@@ -161,3 +165,4 @@ def greedy_distribution(values: np.ndarray) -> np.ndarray:
 
 
 __all__ += ["best_indices", "greedy_distribution", "is_best", "reduce_max", "reduce_min"]
+__all__ += ["sample_cumulative"]

@@ -32,8 +32,10 @@ and the prior strength at least 1, the domain where the quadrature is checked.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -42,9 +44,9 @@ from model.bandit.base import (
     PolicyConfigError,
     PolicyContext,
     check_inputs,
-    is_best,
     mix_uniform,
-    sample_index,
+    reduce_max,
+    sample_cumulative,
 )
 from model.bandit.beta_race import win_probabilities
 from model.bandit.draws import Draws
@@ -54,6 +56,7 @@ from state import ArmStats
 __all__ = ["ThompsonSampling"]
 
 _LOW, _HIGH = 1e-3, 0.95  # prior mean range: positive shapes, checked quadrature domain
+_EVIDENCE_FREE_KEPT = 1024  # memoised races of users without evidence (score vectors)
 
 
 def _clip_mean(mean: np.ndarray) -> np.ndarray:
@@ -130,7 +133,7 @@ class ThompsonSampling:
         *,
         context: PolicyContext | None = None,
     ) -> np.ndarray:
-        return self._distribution(stats, scores, candidates, context)[2]
+        return self._distribution(stats, scores, candidates, context).p.copy()
 
     def choose(
         self,
@@ -141,10 +144,10 @@ class ThompsonSampling:
         *,
         context: PolicyContext | None = None,
     ) -> Choice:
-        alpha, beta, p = self._distribution(stats, scores, candidates, context)
-        index = sample_index(p, rng)
-        explored = not is_best(alpha / (alpha + beta), index)
-        return Choice(index=index, propensity=float(p[index]), explored=explored)
+        race = self._distribution(stats, scores, candidates, context)
+        index = sample_cumulative(race.p, race.cumulative, rng)
+        explored = not race.best[index]
+        return Choice(index=index, propensity=float(race.p[index]), explored=explored)
 
     def _distribution(
         self,
@@ -152,8 +155,41 @@ class ThompsonSampling:
         scores: np.ndarray,
         candidates: Sequence[str],
         context: PolicyContext | None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(alpha, beta, p)``: the posteriors and the distribution ``choose`` draws from
-        (what ``probabilities`` returns), each of shape ``(n,)``, computed once."""
-        alpha, beta = self.posterior(stats, check_inputs(stats, scores, candidates), context)
-        return alpha, beta, mix_uniform(win_probabilities(alpha, beta), self.floor)
+    ) -> _Race:
+        """The distribution ``choose`` draws from (what ``probabilities`` returns)."""
+        scores = check_inputs(stats, scores, candidates)
+        unseen = isinstance(stats, ArmArrays) and not stats.seen
+        if unseen and (context is None or context.population is None):  # scores decide
+            return _evidence_free(self, scores.tobytes())
+        return self._race(stats, scores, context)
+
+    def _race(
+        self, stats: Sequence[ArmStats], scores: np.ndarray, context: PolicyContext | None
+    ) -> _Race:
+        alpha, beta = self.posterior(stats, scores, context)
+        p = mix_uniform(win_probabilities(alpha, beta), self.floor)
+        means = alpha / (alpha + beta)
+        return _Race(p, p.cumsum(), means == reduce_max(means))
+
+
+class _Race(NamedTuple):
+    """What ``choose`` draws from, shapes ``(n,)``: ``p``, its cumulative sums and
+    whether each arm has the largest posterior mean (not chosen there: explored)."""
+
+    p: np.ndarray
+    cumulative: np.ndarray
+    best: np.ndarray
+
+
+@functools.lru_cache(maxsize=_EVIDENCE_FREE_KEPT)
+def _evidence_free(policy: ThompsonSampling, scores: bytes) -> _Race:
+    """The race of a user without evidence and without pooled statistics: a function of
+    the policy and the scores alone (the same for every new user of a constant scorer,
+    and for new users with the same context under a model), so it is computed once.
+    The arrays are shared: read-only."""
+    values = np.frombuffer(scores)
+    zeros = np.zeros(len(values))
+    race = policy._race(ArmArrays(zeros, zeros, zeros, seen=False), values, None)
+    for array in race:
+        array.flags.writeable = False
+    return race
