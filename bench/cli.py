@@ -18,7 +18,7 @@ from bench.evaluation import N_BOOTSTRAP, TARGET_EVENTS_PER_SECOND, bench_evalua
 from bench.logs import bench_csv_read
 from bench.processor import bench_processor
 from bench.replay import REPLAY_POLICIES, bench_replay
-from bench.step import STEP_POLICIES, bench_outcomes, bench_step
+from bench.step import STEP_POLICIES, bench_outcomes, bench_step, bench_step_evidence
 from bench.timing import THREAD_VARIABLES, note
 
 __all__ = ["ALL_SECTIONS", "SECTIONS", "main", "parse_args", "run"]
@@ -33,7 +33,9 @@ object on stdout; progress goes to stderr.
 
 sections (--only):
   step        decision requests/s through the pure step with an in-memory store, per
-              policy ({", ".join(STEP_POLICIES)}); baseline msgspec decode + plain dict update
+              policy ({", ".join(STEP_POLICIES)}), new users; thompson and epsilon-greedy also
+              for users with evidence (3 nudges each, shown, 1 in 4 bought); baseline
+              msgspec decode + plain dict update
   outcomes    impressions/s through the pure step
   edge        the worker's per-event code without Kafka (EventProcessor: decode, checks,
               load, step, store, pooled statistics, metrics, outputs) on a dict store, for
@@ -121,6 +123,10 @@ def _step(args: argparse.Namespace) -> dict[str, Any]:
             report[policy] = bench_step(policy, args.events, args.repeats, args.arms)
         except Exception as exc:  # noqa: BLE001 - a missing policy is reported, not fatal
             report[policy] = {"error": str(exc)}
+    for policy in ("thompson", "epsilon-greedy"):  # users of a running service
+        report[f"{policy}-with-evidence"] = bench_step_evidence(
+            policy, args.events, args.repeats, args.arms
+        )
     return report
 
 

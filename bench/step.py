@@ -19,13 +19,13 @@ from bench.timing import median_rate, rate_entry
 from model.bandit import build_policy
 from model.catalog import Catalog, load_catalog
 from model.engine import Engine, Source
-from model.events import DecisionRequest, Impression
+from model.events import Conversion, DecisionRequest, Impression
 from model.loop import step_in_store
 from model.scoring import ConstantScorer
 from state import InMemoryStore
 from streams.runtime.schemas import decode_event
 
-__all__ = ["STEP_POLICIES", "bench_outcomes", "bench_step", "step_catalog"]
+__all__ = ["STEP_POLICIES", "bench_outcomes", "bench_step", "bench_step_evidence", "step_catalog"]
 
 STEP_POLICIES = ("epsilon-greedy", "thompson", "ucb1")
 N_USERS = 2_000
@@ -66,8 +66,8 @@ def _requests(n: int) -> list[bytes]:
     ]
 
 
-def _step_requests(engine: Engine, raws: list[bytes]) -> int:
-    store = InMemoryStore()
+def _step_requests(engine: Engine, raws: list[bytes], store: InMemoryStore | None = None) -> int:
+    store = store if store is not None else InMemoryStore()
     for offset, raw in enumerate(raws):
         event = decode_event("decision-requests", raw, None, 65536)
         assert isinstance(event, DecisionRequest)
@@ -96,6 +96,52 @@ def bench_step(
     engine = Engine(step_catalog(arms), build_policy(policy, {}), ConstantScorer())
     raws = _requests(n_requests)
     rate = median_rate(lambda: _step_requests(engine, raws), repeats)
+    return rate_entry(rate, median_rate(lambda: _dict_requests(raws), repeats))
+
+
+def _with_evidence(engine: Engine, rounds: int) -> InMemoryStore:
+    """Every user after ``rounds`` decisions, each impressed, one in four purchased: the
+    users of a running service, whose arms have evidence (Thompson's race then runs its
+    integral; for users without evidence it is the same for all and kept)."""
+    store = InMemoryStore()
+    offset = 0
+    for i, raw in enumerate(_requests(rounds * N_USERS)):
+        request = msgspec.json.decode(raw, type=DecisionRequest)
+        # two days before: outside the frequency cap's 24-hour window
+        request = msgspec.structs.replace(request, event_id=f"e{i}", ts=T0_MS - 2 * 86_400_000 + i)
+        decision = step_in_store(engine, store, request, Source("seed-r", 0, offset)).decision
+        offset += 1
+        if decision is None or decision.arm_id is None:
+            continue
+        ids = {"user_id": request.user_id, "decision_id": decision.decision_id}
+        shown = Impression(
+            schema_version=1, event_id=f"ei{i}", ts=request.ts, arm_id=decision.arm_id, **ids
+        )
+        step_in_store(engine, store, shown, Source("seed-i", 0, offset))
+        if i % 4 == 0:
+            bought = Conversion(
+                schema_version=1, event_id=f"ec{i}", ts=request.ts, kind="purchase", **ids
+            )
+            step_in_store(engine, store, bought, Source("seed-c", 0, offset))
+    return store
+
+
+def bench_step_evidence(
+    policy: str, n_requests: int, repeats: int, arms: int | None = None, rounds: int = 3
+) -> dict[str, Any]:
+    """Decision requests per second, as :func:`bench_step`, of users who already saw
+    ``rounds`` nudges (impressions on several arms, some purchases)."""
+    engine = Engine(step_catalog(arms), build_policy(policy, {}), ConstantScorer())
+    seeded = _with_evidence(engine, rounds)
+    raws = _requests(n_requests)
+
+    def run() -> int:
+        store = InMemoryStore()
+        for user in list(seeded.users()):
+            store.put_bytes(user, seeded.get_bytes(user) or b"")
+        return _step_requests(engine, raws, store)
+
+    rate = median_rate(run, repeats)
     return rate_entry(rate, median_rate(lambda: _dict_requests(raws), repeats))
 
 

@@ -49,7 +49,13 @@ def report() -> dict[str, Any]:
 
 def test_every_section_reports_positive_finite_rates(report) -> None:
     assert [s for s in SECTIONS if s in report] == list(SECTIONS)
-    assert set(report["step"]) == {"epsilon-greedy", "thompson", "ucb1"}
+    assert set(report["step"]) == {
+        "epsilon-greedy",
+        "thompson",
+        "ucb1",
+        "thompson-with-evidence",
+        "epsilon-greedy-with-evidence",
+    }
     assert set(report["replay"]["policies"]) == {"thompson", "epsilon-greedy"}
     assert set(report["evaluation"]["estimators"]) == {"logging", "replay", "ips", "snips", "dr"}
     rates = _rates(report)
