@@ -34,9 +34,12 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def requests(n: int, users: int, tag: str, first_user: int = 0) -> list[Pair]:
-    """``n`` decision requests spread round-robin over ``users`` users."""
-    ts = now_ms()
+def requests(
+    n: int, users: int, tag: str, first_user: int = 0, ts_offset_ms: int = 0
+) -> list[Pair]:
+    """``n`` decision requests spread round-robin over ``users`` users (event time now,
+    plus ``ts_offset_ms``)."""
+    ts = now_ms() + ts_offset_ms
     out = []
     for i in range(n):
         user = f"u{first_user + i % users}"

@@ -90,7 +90,7 @@ def _cases(work_dir: Path, engine: str) -> list[tuple[Case, bool]]:
     the Quix engine also runs the headline case exactly-once (Kafka transactions)."""
     catalog = load.write_catalog(work_dir / "catalog-200.json", 200)
     cases = [
-        (Case("81", "thompson"), True),
+        (Case("81", "thompson", evidence=True), True),
         (Case("81", "epsilon-greedy"), False),
         (Case("200", "thompson", catalog), False),
     ]

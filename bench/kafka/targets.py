@@ -72,6 +72,13 @@ def _throughput_rows(engine: str, data: Mapping[str, Any], base: Mapping[str, An
             f"{_fmt(produce)} | {_fmt(ratio(d, produce) if d and produce else None, 3)} "
             "| >= 8,000 |"
         )
+        e = pick(figures, "decisions_with_evidence", "events_per_second")
+        if e is not None:
+            rows.append(
+                f"| {engine} | decisions/s, {case}, users with evidence | {_fmt(e)} | bare "
+                f"consume+decode+produce {_fmt(produce)} | "
+                f"{_fmt(ratio(e, produce) if e and produce else None, 3)} | >= 8,000 |"
+            )
         rows.append(
             f"| {engine} | state updates/s, {case} | {_fmt(u)} | quix bare stateful "
             f"{_fmt(stateful)} | {_fmt(ratio(u, stateful) if u and stateful else None, 3)}"

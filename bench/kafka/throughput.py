@@ -34,6 +34,9 @@ class Case:
     policy: str = "thompson"
     catalog: Path | None = None
     guarantee: str = "at-least-once"
+    # then N more requests of the same users, who now have evidence (impressions and
+    # purchases): Thompson's race integrates there; for new users it is kept per score
+    evidence: bool = False
 
     @property
     def key(self) -> str:
@@ -83,7 +86,9 @@ def worker_run(bench: Bench, engine: str, case: Case, n: int, users: int) -> dic
     with workers(lambda _: bench.worker(names, env, "update"), 1) as (worker,):
         update = timed(worker, expected, OUTCOME_KINDS, f"{names.app_id} state updates")
         update_counts = worker.consumed()
+    evidence = _evidence_run(bench, names, env, n, users) if case.evidence else {}
     return {
+        **evidence,
         "names": names,
         "decisions_per_second": decide.rate,
         "state_updates_per_second": update.rate,
@@ -103,6 +108,22 @@ def worker_run(bench: Bench, engine: str, case: Case, n: int, users: int) -> dic
     }
 
 
+def _evidence_run(
+    bench: Bench, names: Names, env: dict[str, str], n: int, users: int
+) -> dict[str, Any]:
+    """Decisions/s of N more requests of the same users, after their outcomes."""
+    requests_topic = names.topic("decision-requests")
+    # two days later: the frequency cap's 24-hour window has passed
+    later = load.requests(n, users, "t2", ts_offset_ms=2 * 86_400_000)
+    load.produce(bench.bootstrap, requests_topic, later)
+    with workers(lambda _: bench.worker(names, env, "evidence"), 1) as (worker,):
+        run = timed(worker, n, ("decision-requests",), f"{names.app_id} decisions, evidence")
+    return {
+        "decisions_with_evidence_per_second": run.rate,
+        "machine_cores_busy_with_evidence": run.machine_cores_busy,
+    }
+
+
 def bench_case(
     bench: Bench, engine: str, case: Case, n: int, users: int, repeats: int
 ) -> tuple[dict[str, Any], Names]:
@@ -118,6 +139,15 @@ def bench_case(
         "processing_guarantee": case.guarantee,
         "decisions": median_entry([r["decisions_per_second"] for r in runs]),
         "state_updates": median_entry([r["state_updates_per_second"] for r in runs]),
+        **(
+            {
+                "decisions_with_evidence": median_entry(
+                    [r["decisions_with_evidence_per_second"] for r in runs]
+                )
+            }
+            if case.evidence
+            else {}
+        ),
         "counts": [r["counts"] for r in runs],
         "machine_cores_busy": [r["machine_cores_busy"] for r in runs],
     }
