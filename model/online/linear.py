@@ -80,7 +80,9 @@ def arm_design(catalog: Catalog) -> np.ndarray:
 
 @dataclass(frozen=True)
 class OnlineLinear:
-    """A fitted model (immutable): ``weights (m, k)``, ``quad (m, k, k)`` per catalog arm."""
+    """A fitted model (immutable), per catalog arm: ``weights (m, k)`` and ``quad
+    (m, k * k)`` (the posterior variance of the mean as a quadratic form in ``x``,
+    flattened so that one matrix-vector product serves every arm)."""
 
     arm_ids: tuple[str, ...]
     encoder: ContextEncoder
@@ -117,8 +119,8 @@ class OnlineLinear:
     def predict(self, x: np.ndarray, rows: np.ndarray | Sequence[int]) -> Prior:
         """The prior of arms ``rows`` (indexes into ``arm_ids``) for features ``x``."""
         c = self.config
-        mean = np.minimum(np.maximum(self.base + self.weights[rows] @ x, c.low), c.high)
-        variance = np.maximum((self.quad[rows] @ x) @ x, 1e-12)
+        mean = np.minimum(np.maximum(self.base + (self.weights @ x)[rows], c.low), c.high)
+        variance = np.maximum((self.quad @ np.outer(x, x).ravel())[rows], 1e-12)
         strength = mean * (1 - mean) / variance - 1
         return Prior(mean, np.minimum(np.maximum(strength, c.min_strength), c.max_strength))
 
@@ -130,11 +132,15 @@ def _solve(
     z: np.ndarray, gram: np.ndarray, centred: np.ndarray, config: OnlineConfig
 ) -> tuple[np.ndarray, np.ndarray]:
     """Posterior of the ridge regression; per arm its mean weights on ``x`` ``(m, k)``
-    and ``Cov`` as a quadratic form in ``x`` ``(m, k, k)`` (in units of sigma^2)."""
+    and ``Cov`` as a quadratic form in ``x`` ``(m, k * k)`` (in units of sigma^2).
+    The Kronecker sums are matrix products over arms (BLAS), not einsum loops."""
     (m, q), k = z.shape, gram.shape[1]
     d = q * k
+    zz = (z[:, :, None] * z[:, None, :]).reshape(m, q * q)  # z_a z_a^T, flattened
     h = np.zeros((d + m, d + m))
-    h[:d, :d] = np.einsum("ai,aj,akl->ikjl", z, z, gram).reshape(d, d)
+    h[:d, :d] = (
+        (zz.T @ gram.reshape(m, k * k)).reshape(q, q, k, k).transpose(0, 2, 1, 3).reshape(d, d)
+    )
     h[:d, d:] = np.einsum("ai,ak->ika", z, gram[:, :, 0]).reshape(d, m)
     h[d:, :d] = h[:d, d:].T
     h[d:, d:] = np.diag(gram[:, 0, 0])
@@ -145,10 +151,10 @@ def _solve(
     theta = cov @ rhs
     weights = z @ theta[:d].reshape(q, k)
     weights[:, 0] += theta[d:]
-    c4 = cov[:d, :d].reshape(q, k, q, k)
-    quad = np.einsum("ai,aj,ikjl->akl", z, z, c4)
+    c4 = cov[:d, :d].reshape(q, k, q, k).transpose(0, 2, 1, 3).reshape(q * q, k * k)
+    quad = (zz @ c4).reshape(m, k, k)
     cross = np.einsum("ai,ika->ak", z, cov[:d, d:].reshape(q, k, m))
     quad[:, :, 0] += cross
     quad[:, 0, :] += cross
     quad[:, 0, 0] += np.diag(cov[d:, d:])
-    return weights, quad
+    return weights, quad.reshape(m, k * k)
