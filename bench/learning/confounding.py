@@ -124,7 +124,7 @@ def _values(scores: np.ndarray, truth: np.ndarray, env: Environment) -> dict[str
     users = np.arange(env.n_users)
     logged = ConfoundedLogging().action_dist(env, users)
     return {
-        "arm_value": 100 * truth[users, top].mean() / np.where(ok, truth, 0).max(1).mean(),
+        "arm_value": 100 * float(truth[users, top].mean() / np.where(ok, truth, 0).max(1).mean()),
         "predicted_rate": 100 * float(scores[ok].mean()),
         "true_rate": 100 * float(truth[ok].mean()),
         "logged_predicted_rate": 100 * float((logged * scores).sum(1).mean()),

@@ -50,14 +50,15 @@ class OnlineConfig:
     arm_ridge: float = 4.0
     prior_rate: float = 0.05
     prior_count: float = 20.0  # pseudo-impressions of prior_rate in the base rate
+    exploration: float = 1.0  # scales the posterior variance the prior's strength matches
     min_strength: float = 2.0
     max_strength: float = 2_000.0
     low: float = 1e-3  # predicted means are clipped to [low, high]
     high: float = 0.95
 
     def __post_init__(self) -> None:
-        if not (self.ridge > 0 and self.arm_ridge > 0 and self.prior_count > 0):
-            raise ValueError("ridge, arm_ridge and prior_count must be > 0")
+        if not min(self.ridge, self.arm_ridge, self.prior_count, self.exploration) > 0:
+            raise ValueError("ridge, arm_ridge, prior_count and exploration must be > 0")
         if not 0 < self.low <= self.prior_rate <= self.high < 1:
             raise ValueError("need 0 < low <= prior_rate <= high < 1")
         if not 1 <= self.min_strength <= self.max_strength:
@@ -113,7 +114,7 @@ class OnlineLinear:
             n.sum() + config.prior_count
         )
         weights, quad = _solve(arm_design(catalog), gram, reward - base * gram[:, :, 0], config)
-        sigma2 = base * (1 - base)
+        sigma2 = config.exploration * base * (1 - base)
         return cls(catalog.arm_ids, encoder, config, base, weights, quad * sigma2, n.sum())
 
     def predict(self, x: np.ndarray, rows: np.ndarray | Sequence[int]) -> Prior:

@@ -11,6 +11,8 @@ fooled model's miscalibration, which targeted held-out data hides.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -19,6 +21,7 @@ from bench.learning.history import examples_of
 from model.catalog import load_catalog
 from model.simulator import ConfoundedLogging, Environment
 from model.twotower.pipeline import fit
+from model.twotower.report import render_report
 from model.twotower.scorer import TwoTowerScorer
 from model.twotower.train import TrainConfig
 from state import UserState
@@ -76,27 +79,35 @@ def trap() -> dict:
 
 
 def test_a_model_trained_on_the_logs_ranks_the_targeted_family_first(trap: dict) -> None:
+    """Measured: lift +0.68 against a true -0.06 (logits); the targeted family first for
+    58 % of (customer, product) pairs against a true 24 %; the pairwise model on the
+    randomized slice +0.09 and 16 %."""
     fooled, cured = trap["logs"], trap["pairwise"]
-    assert fooled["family_lift"] > fooled["true_family_lift"] + 0.4  # logits
+    json.dumps({k: v for k, v in fooled.items() if k != "metrics"})  # the bench writes JSON
+    assert fooled["family_lift"] > fooled["true_family_lift"] + 0.4
     assert fooled["targeted_share"] > 1.8 * fooled["true_targeted_share"]
     assert abs(cured["family_lift"] - cured["true_family_lift"]) < 0.25
     assert cured["targeted_share"] < fooled["targeted_share"] - 15  # percentage points
 
 
-def test_the_fooled_model_loses_conversion_where_it_counts(trap: dict) -> None:
-    """Within each product, the strategy the fooled model picks converts less than the
-    strategy the pairwise model picks: exact values from the ground truth, so the only
-    noise is the training's (seeded)."""
-    assert trap["logs"]["strategy_value"] < trap["pairwise"]["strategy_value"]
+def test_the_fooled_model_loses_conversion_against_randomized_training(trap: dict) -> None:
+    """Within each product, the strategy the fooled model picks converts less than the one
+    picked by a model trained on as many randomized exposures (61 % against 66 % of the
+    best strategy's rate): exact values from the ground truth, so the only noise is the
+    training's, seeded."""
+    assert trap["logs"]["strategy_value"] < trap["uniform"]["strategy_value"] - 3
 
 
 def test_the_report_judges_on_randomized_exposures_and_sees_the_miscalibration(
     trap: dict,
 ) -> None:
+    """The held-out data is half targeted, half randomized: the report judges on the
+    randomized half only, where the fooled model predicts 6.9 % against 5.75 % observed
+    (4,000 exposures: 3 binomial standard errors)."""
     metrics = trap["logs"]["metrics"]
     assert metrics["judged_on"] == "randomized" and metrics["examples"] < metrics["held_out"]
     n, observed = metrics["examples"], metrics["positive_rate"]
-    tolerance = 4 * np.sqrt(observed * (1 - observed) / n)  # 4 binomial standard errors
-    fooled = trap["logs"]
-    assert abs(fooled["logged_predicted_rate"] - fooled["logged_rate"]) < 100 * tolerance
-    assert fooled["predicted_rate"] - fooled["true_rate"] > 100 * tolerance
+    standard_error = np.sqrt(observed * (1 - observed) / n)
+    assert metrics["mean_prediction"] - observed > 2.5 * standard_error
+    report = render_report("logs", metrics, {})["report.md"].decode()
+    assert f"Judged on the {n} randomized exposures" in report
