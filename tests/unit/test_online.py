@@ -62,7 +62,8 @@ def test_the_fit_from_per_arm_sums_equals_a_direct_ridge_solve() -> None:
     x = x_all[0]
     each = np.concatenate([np.einsum("ai,k->aik", z, x).reshape(m, q * k), np.eye(m)], 1)
     mean = np.clip(base + each @ theta, config.low, config.high)
-    variance = np.einsum("ad,de,ae->a", each, cov, each) * base * (1 - base)
+    sigma2 = config.exploration * base * (1 - base)
+    variance = np.einsum("ad,de,ae->a", each, cov, each) * sigma2
     prior = model.predict(x, np.arange(m))
     np.testing.assert_allclose(prior.mean, mean, atol=1e-12)
     expected = np.clip(mean * (1 - mean) / variance - 1, config.min_strength, config.max_strength)
@@ -92,7 +93,8 @@ def test_it_learns_who_converts_on_which_arm_and_grows_surer() -> None:
     assert seeking.mean[0] - seeking.mean[1] > 0.1 and averse.mean[1] - averse.mean[0] > 0.1
     assert abs(seeking.mean[0] - 0.3) < 0.05 and abs(averse.mean[0] - 0.02) < 0.05
     assert (seeking.strength > 50).all()
-    assert (empty.prior({}, [0, 1]).strength == OnlineConfig().min_strength).all()
+    before = empty.prior({}, [0, 1])
+    assert (before.mean == OnlineConfig().prior_rate).all() and (before.strength < 5).all()
     assert model.version == "online-4000"
 
 
