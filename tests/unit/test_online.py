@@ -3,6 +3,9 @@ learning from seeded fake outcomes, and its place in the engine and the worker's
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import msgspec
 import numpy as np
 import pytest
 
@@ -153,3 +156,41 @@ def test_the_tally_forgets_the_oldest_users_beyond_its_bound() -> None:
     for key in (b"a", b"b", b"a", b"c"):
         tally.note_request(key, {})
     assert list(tally._contexts) == [b"a", b"c"]
+
+
+def test_the_worker_learns_from_its_events_and_the_maintenance_refit_serves_it() -> None:
+    """Through ``EventProcessor`` (no broker): a request, its impression and a purchase
+    reach the online sums; the refit the maintenance thread makes then serves."""
+    from prometheus_client import CollectorRegistry
+
+    from streams.runtime.holder import EngineHolder
+    from streams.runtime.maintenance import Maintenance
+    from streams.runtime.metrics import Metrics
+    from streams.runtime.partitioning import partition_for
+    from streams.runtime.processor import EventProcessor
+    from streams.runtime.settings import Settings
+
+    settings, catalog, events = Settings(partitions=1), small_catalog(), Events()
+    holder = EngineHolder(Engine(catalog, build_policy("thompson", {}), ConstantScorer()))
+    processor = EventProcessor(settings, holder, Metrics(CollectorRegistry()))
+    key, stored = b"u1", [None]
+    assert partition_for(key, 1) == 0
+
+    def send(kind: str, event: object, offset: int) -> list:
+        value = msgspec.json.encode(event)
+        new, outputs = processor.process(
+            settings.topic(kind), 0, offset, key, value, lambda: stored[0]
+        )
+        stored[0] = new if new is not None else stored[0]
+        return outputs
+
+    decision = msgspec.json.decode(send("decision-requests", events.request(), 0)[0].value)
+    send("impressions", events.impression(decision["decision_id"], decision["arm_id"]), 0)
+    send("conversions", events.conversion(decision_id=decision["decision_id"]), 0)
+    gram, reward = processor.online.moments.copy().arrays([decision["arm_id"]])
+    assert gram[0, 0, 0] == 1.0 and reward[0, 0] == 1.0
+    maintenance = SimpleNamespace(processor=processor, holder=holder)  # its one duty here
+    Maintenance._publish_population(maintenance)  # type: ignore[arg-type]
+    assert not processor.online.changed and holder.engine.population is not None
+    again = msgspec.json.decode(send("decision-requests", events.request(), 1)[0].value)
+    assert again["model_version"] == "online-1"
