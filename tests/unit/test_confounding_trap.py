@@ -78,6 +78,7 @@ def trap() -> dict:
     return out
 
 
+@pytest.mark.slow  # three two-tower trainings (module fixture): a minute or more
 def test_a_model_trained_on_the_logs_ranks_the_targeted_family_first(trap: dict) -> None:
     """Measured: lift +0.68 against a true -0.06 (logits); the targeted family first for
     58 % of (customer, product) pairs against a true 24 %; the pairwise model on the
@@ -90,6 +91,7 @@ def test_a_model_trained_on_the_logs_ranks_the_targeted_family_first(trap: dict)
     assert cured["targeted_share"] < fooled["targeted_share"] - 15  # percentage points
 
 
+@pytest.mark.slow  # three two-tower trainings (module fixture): a minute or more
 def test_the_fooled_model_loses_conversion_against_randomized_training(trap: dict) -> None:
     """Within each product, the strategy the fooled model picks converts less than the one
     picked by a model trained on as many randomized exposures (61 % against 66 % of the
@@ -98,6 +100,7 @@ def test_the_fooled_model_loses_conversion_against_randomized_training(trap: dic
     assert trap["logs"]["strategy_value"] < trap["uniform"]["strategy_value"] - 3
 
 
+@pytest.mark.slow  # three two-tower trainings (module fixture): a minute or more
 def test_the_report_judges_on_randomized_exposures_and_sees_the_miscalibration(
     trap: dict,
 ) -> None:
