@@ -4,8 +4,9 @@ For every arm ``a`` with user feature vectors ``x`` (``ContextEncoder``, dim ``k
 ``gram[a] = sum over impressions of x x^T`` (``(k, k)``) and ``reward[a] = sum over
 conversions of x`` (``(k,)``). An impression and its conversion may arrive in either
 order (the topics are read independently): both sums are additive. Updating costs one
-``k x k`` outer product (k = 12 by default: about 5 us, plus about 6 us to encode the context); the fit that reads them runs
-elsewhere (``model.online.linear``), not per event.
+``k x k`` outer product (k = 12 by default: about 5 us, plus about 6 us to encode the
+context); the fit that reads them runs elsewhere (``model.online.linear``), not per
+event.
 """
 
 from __future__ import annotations
