@@ -132,7 +132,8 @@ class ConfoundedLogging:
     sees only the observed features credits the strategies instead, ranking that family
     above the others for everyone although it is no better. The logged propensities are
     exact, so IPS-type estimators stay unbiased; a model trained on randomized exposures
-    (``UniformLogging``) with the item-wise pairwise loss is not fooled.
+    (``UniformLogging``) only is not biased by the targeting (with the item-wise pairwise
+    loss or pointwise; ``bench.learning.confounding`` measures both).
     ``hidden_weight=0`` targets on observed features only."""
 
     temperature: float = 0.5
