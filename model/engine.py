@@ -34,6 +34,7 @@ from model.events import (
     LoggedChoice,
 )
 from model.guardrails import screen
+from model.online import OnlineLinear
 from model.reward import already_credited, attribute, credit, event_reward, note_purchase
 from model.scoring import ConstantScorer, Scorer
 from model.step_arrays import CandidateSet, PooledStats
@@ -71,8 +72,13 @@ _CACHED_CANDIDATE_SETS = 256  # distinct candidate lists whose lookups are kept 
 
 class Engine:
     """Decides and learns for one user at a time. Swap ``scorer``/``catalog``/``population``
-    (pooled ``arm_id -> ArmStats`` of all users, e.g. folded with ``state.merge_arms``)
-    atomically by building a new engine with the ``with_*`` methods."""
+    (pooled ``arm_id -> ArmStats`` of all users, e.g. folded with ``state.merge_arms``)/
+    ``online`` atomically by building a new engine with the ``with_*`` methods.
+
+    ``online``: the model learnt while serving (``model.online``). Until a trained model
+    is loaded it gives the scores and, per candidate, the prior's strength
+    (``PolicyContext.prior_strength``); a trained model takes over once loaded, and an
+    online model fitted on another catalog is not used."""
 
     def __init__(
         self,
@@ -81,27 +87,35 @@ class Engine:
         scorer: Scorer,
         config: EngineConfig | None = None,
         population: Mapping[str, ArmStats] | None = None,
+        online: OnlineLinear | None = None,
     ) -> None:
         self.catalog = catalog
         self.policy = policy
         self.scorer = scorer
         self.config = config or EngineConfig()
         self.population = population
+        self.online = online
         # per-engine constants of the decision path, built once (the engine is immutable)
         self._pooled = None if population is None else PooledStats(catalog, population)
         self._candidate_sets: dict[tuple[str, ...], CandidateSet] = {}
         self._model_loaded = not isinstance(scorer, ConstantScorer)
+        self._online: OnlineLinear | None = None  # serves only on the catalog it was fit on
+        if online is not None and not self._model_loaded and online.arm_ids == catalog.arm_ids:
+            self._online = online
         self._last_candidates: Sequence[str] | None = None  # with _last_set: a one-entry memo
         self._last_set = CandidateSet(catalog, ())
 
     def with_scorer(self, scorer: Scorer) -> Engine:
-        return Engine(self.catalog, self.policy, scorer, self.config, self.population)
+        return Engine(self.catalog, self.policy, scorer, self.config, self.population, self.online)
 
     def with_catalog(self, catalog: Catalog) -> Engine:
-        return Engine(catalog, self.policy, self.scorer, self.config, self.population)
+        return Engine(catalog, self.policy, self.scorer, self.config, self.population, self.online)
 
     def with_population(self, population: Mapping[str, ArmStats] | None) -> Engine:
-        return Engine(self.catalog, self.policy, self.scorer, self.config, population)
+        return Engine(self.catalog, self.policy, self.scorer, self.config, population, self.online)
+
+    def with_online(self, online: OnlineLinear | None) -> Engine:
+        return Engine(self.catalog, self.policy, self.scorer, self.config, self.population, online)
 
     @property
     def model_loaded(self) -> bool:
@@ -205,17 +219,16 @@ class Engine:
         decision_id: str,
         candidates: Sequence[str],
     ) -> DecisionRecord:
-        scores = np.asarray(self.scorer.score(request.context, state, candidates), float)
         lookups = self._candidate_set(candidates)
         stats = self._stats(state.arms, lookups, request.ts)
-        context = self._context(request, lookups)
+        scores, version, context = self._scored(state, request, candidates, lookups)
         rng = rng_for(request.event_id)
         choice = self.policy.choose(stats, scores, candidates, rng, context=context)
         record = DecisionRecord(
             decision_id=decision_id,
             request_id=request.event_id,
             ts_ms=request.ts,
-            model_version=self.scorer.version,
+            model_version=version,
             arm_id=candidates[choice.index],
             propensity=choice.propensity,
             explored=choice.explored,
@@ -223,6 +236,23 @@ class Engine:
             score=float(scores[choice.index]),
         )
         return record if request.logged is None else _as_logged(record, request.logged)
+
+    def _scored(
+        self,
+        state: UserState,
+        request: DecisionRequest,
+        candidates: Sequence[str],
+        lookups: CandidateSet,
+    ) -> tuple[np.ndarray, str, PolicyContext]:
+        """``(scores (n,), model version, policy context)`` of one decision."""
+        context = self._context(request, lookups)
+        if self._online is None:
+            scores = np.asarray(self.scorer.score(request.context, state, candidates), float)
+            return scores, self.scorer.version, context
+        # no trained model yet: the online model's prior, with its own strength per arm
+        prior = self._online.prior(request.context, lookups.rows)
+        context = msgspec.structs.replace(context, model_loaded=True, prior_strength=prior.strength)
+        return prior.mean, self._online.version, context
 
     def _no_nudge(self, request: DecisionRequest, decision_id: str, reason: str) -> DecisionRecord:
         return DecisionRecord(

@@ -143,7 +143,7 @@ def train_round(
 ) -> RoundResult:
     """Fit one candidate and publish it when it is at least as good as the serving model.
     ``rule`` is the engine's attribution rule (default: the engine's defaults)."""
-    from model.twotower.pipeline import evaluate_scorer, fit, write
+    from model.twotower.pipeline import evaluate_scorer, fit, judged_examples, write
 
     rule = rule or AttributionRule()
     examples, label = labelled_examples(events, rule, options.label)
@@ -172,7 +172,8 @@ def train_round(
         log.warning("ignoring broken artifact: %s", error)
     serving_metrics = None
     if serving is not None and held:
-        serving_metrics = evaluate_scorer(TwoTowerScorer(serving, catalog), held)
+        judged = judged_examples(held)[0]  # the candidate's judges (randomized, if any)
+        serving_metrics = evaluate_scorer(TwoTowerScorer(serving, catalog), judged)
         worse = _auc_drop(result.metrics, serving_metrics)
         if worse > options.max_auc_drop and not options.force:
             reason = (

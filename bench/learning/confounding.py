@@ -1,12 +1,14 @@
 """The confounding trap (the source post's warning), made measurable.
 
-Logs: ``confounded`` rounds from :class:`ConfoundedLogging` (the marketer targets
-gamification and incentive nudges on a hidden trait) followed by a ``randomized`` slice
-of uniform exposures, over users apart from the judged ones. Three two-tower models:
+Logs: ``confounded`` rounds from :class:`ConfoundedLogging` (the marketer closes with
+gamification and incentive nudges to the customers they know are keen on the product,
+a hidden trait) followed by a ``randomized`` slice of uniform exposures, over users
+apart from the judged ones. Four two-tower models:
 
 - ``pointwise on the logs``: BCE on every logged exposure (confounded and randomized);
 - ``pairwise on the randomized slice``: the item-wise pairwise loss on the uniform slice
   only (``objective="pairwise"``);
+- ``pointwise on the randomized slice``: BCE on the uniform slice only;
 - ``pointwise on uniform logs``: the same number of exposures, all randomized (reference).
 
 Judged on randomized data of fresh users (the evaluation must be randomized, or it
@@ -14,7 +16,12 @@ inherits the trap): the share of same-product pairs of strategies each model ord
 the truth does (``pair_accuracy``), the model's lift of the targeted family over the
 others against the true lift (``family_lift`` vs ``true_family_lift``, mean logit
 difference), and the conversion rate of choosing, for each user and eligible product,
-the strategy the model ranks first (``strategy_value``, % of the best strategy's).
+the strategy the model ranks first (``strategy_value``, % of the best strategy's), and
+of giving each user the eligible arm the model ranks first (``arm_value``, % of the
+oracle's). Calibration, as a training report would see it: the mean predicted and true
+conversion rate of randomized exposures (``predicted_rate`` / ``true_rate``, %) and of
+exposures the confounded policy would make (``logged_predicted_rate`` / ``logged_rate``:
+judged on its own kind of logs, a fooled model looks calibrated).
 """
 
 from __future__ import annotations
@@ -37,12 +44,18 @@ JUDGED = (
     "strategy_value",
     "targeted_share",
     "true_targeted_share",
+    "arm_value",
+    "predicted_rate",
+    "true_rate",
+    "logged_predicted_rate",
+    "logged_rate",
 )
 __all__ = ["MODELS", "bench_confounding", "judge", "trap_logs"]
 
 MODELS = {
     "pointwise on the logs": ("mixed", "pointwise"),
     "pairwise on the randomized slice": ("mixed", "pairwise"),
+    "pointwise on the randomized slice": ("slice", "pointwise"),
     "pointwise on uniform logs": ("uniform", "pointwise"),
 }
 
@@ -94,13 +107,28 @@ def judge(scores: np.ndarray, env: Environment, family: int = 2) -> dict[str, fl
         picked_targeted += float(targeted[cols][pick].sum())
         true_targeted += float(targeted[cols][t[rows].argmax(1)].sum())
         best += float(t[rows].max(1).sum())
-    return {
+    return _values(scores, truth, env) | {
         "pair_accuracy": 100 * correct / total,
         "family_lift": lift,
         "true_family_lift": true_lift,
         "strategy_value": 100 * chosen / best,
         "targeted_share": 100 * picked_targeted / _rows(ok, env),
         "true_targeted_share": 100 * true_targeted / _rows(ok, env),
+    }
+
+
+def _values(scores: np.ndarray, truth: np.ndarray, env: Environment) -> dict[str, float]:
+    """``arm_value`` and the calibration measures of the module docstring."""
+    ok = eligibility(env)
+    top = np.where(ok, scores, -np.inf).argmax(1)
+    users = np.arange(env.n_users)
+    logged = ConfoundedLogging().action_dist(env, users)
+    return {
+        "arm_value": 100 * float(truth[users, top].mean() / np.where(ok, truth, 0).max(1).mean()),
+        "predicted_rate": 100 * float(scores[ok].mean()),
+        "true_rate": 100 * float(truth[ok].mean()),
+        "logged_predicted_rate": 100 * float((logged * scores).sum(1).mean()),
+        "logged_rate": 100 * float((logged * truth).sum(1).mean()),
     }
 
 
@@ -122,8 +150,10 @@ def bench_confounding(
         past = Environment.build(
             sizes.history_users, judged.catalog, seed=seed + 7919, params=params
         )
+        mixed = examples_of(trap_logs(past, n_conf, n_rand, seed))
         logs = {
-            "mixed": examples_of(trap_logs(past, n_conf, n_rand, seed)),
+            "mixed": mixed,
+            "slice": [e for e in mixed if e.randomized],
             "uniform": examples_of(trap_logs(past, n_conf, n_rand, seed, uniform_only=True)),
         }
         out["seeds"][seed] = {

@@ -8,9 +8,10 @@ from typing import Any
 from bench.learning.harness import Learner
 from bench.learning.history import History
 from bench.learning.learners import NudgeflowLearner
+from bench.learning.online import OnlineLearner
 from bench.learning.peers import MabwiserLearner, VWLearner
 from bench.learning.world import World
-from model.bandit import build_policy
+from model.bandit import DEFAULT_POLICY, build_policy
 from model.bandit.rule_based import RuleBased
 from model.scoring import Scorer
 from model.simulator import default_rules
@@ -18,6 +19,7 @@ from model.simulator import default_rules
 __all__ = ["PEERS", "cold_lineup", "history_lineup"]
 
 PEERS = ("vw", "linucb", "lints")
+ONLINE = "default cold + online model"  # the worker's cold start (``bench.learning.online``)
 Factory = Callable[[], Learner]
 
 
@@ -67,6 +69,7 @@ def cold_lineup(world: World, peers: tuple[str, ...]) -> list[tuple[str, Factory
     rules = default_rules(world.env)
     return [
         _nudge(world, "thompson cold (pooled stats)", "thompson", {}, None, pooled=True),
+        (ONLINE, lambda: OnlineLearner(world, ONLINE, build_policy(DEFAULT_POLICY, {}))),
         _nudge(world, "ucb1", "ucb1", {}, None),
         _nudge(world, "uniform", "uniform", {}, None),
         (

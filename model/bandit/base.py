@@ -66,11 +66,15 @@ class PolicyContext(msgspec.Struct, frozen=True):
         or None when the caller keeps none.
     model_loaded: False while ``scores`` come from a placeholder (constant) scorer; a
         policy may then centre its prior on population statistics instead.
+    prior_strength: per-candidate strength of the prior centred on ``scores``
+        (pseudo-impressions), shape ``(n,)``, from a model that knows its own uncertainty
+        (``model.online``); None: the policy's own ``prior_strength``.
     """
 
     features: Mapping[str, Any] = msgspec.field(default_factory=dict)
     population: Sequence[ArmStats] | None = None
     model_loaded: bool = True
+    prior_strength: np.ndarray | None = None
 
 
 class Policy(Protocol):

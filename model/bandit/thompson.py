@@ -9,7 +9,8 @@ Per candidate arm ``a`` the posterior is ``Beta(alpha_a, beta_a)`` with
   probability (clipped to [1e-3, 1 - 1e-3]). Until a model is loaded
   (``context.model_loaded`` False) it is the arm's population rate, smoothed toward the
   placeholder score with ``s`` pseudo-impressions, so the prior comes from population
-  statistics. ``s`` is ``prior_strength`` (pseudo-impressions).
+  statistics. ``s`` is ``prior_strength`` (pseudo-impressions), or per arm
+  ``context.prior_strength`` when the scores come with their own uncertainty.
 - ``w_a * r_a``: pooled population evidence (only with a model; without one the
   population already is the prior): ``r_a`` is the population rate and
   ``w_a = min(population_weight * population_impressions_a, population_max)``
@@ -97,8 +98,9 @@ class ThompsonSampling:
         """``(alpha, beta)`` of every candidate's Beta posterior, each of shape ``(n,)``."""
         context = context or PolicyContext()
         prior_mean, pooled = self._prior(scores, context)
-        alpha = self.prior_strength * prior_mean
-        beta = self.prior_strength * (1 - prior_mean)
+        strength = self.prior_strength if context.prior_strength is None else context.prior_strength
+        alpha = strength * prior_mean
+        beta = strength * (1 - prior_mean)
         if pooled is not None:  # without pooled evidence its terms are zeros: skip them
             pooled_n, pooled_rate = pooled
             alpha += pooled_n * pooled_rate

@@ -14,6 +14,7 @@ import numpy as np
 
 from model.simulator.environment import Environment
 from model.simulator.population import segment_name
+from model.simulator.truth import hash_normal
 
 __all__ = [
     "LOGGING_POLICIES",
@@ -120,17 +121,20 @@ class ConfoundedLogging:
     heuristic, mixed with ``floor`` uniform. The heuristic uses observed features (risk
     match; investments to the experienced; social and gamified strategies to heavy app
     users) and a *hidden* trait: the marketer knows, from knowledge that never reaches
-    the data (branch conversations, campaign history), which customers respond to
-    gamification and incentives, and sends them those nudges (``hidden_weight`` times
-    the part of the customer's susceptibility to the ``hidden_family`` strategy family,
-    2 = assistance, that the observed features do not predict).
+    the data (branch conversations, a customer asking about a product), who is already
+    keen on which product, and closes with an assistance nudge (``hidden_family``, 2 =
+    gamification and incentives): ``hidden_weight`` times the customer's unobserved
+    taste for the arm's product (the ground truth's per-user product term, which no
+    feature predicts) is added to the ``hidden_family`` arms.
 
     The trap (Simpson's paradox): in these logs the targeted family converts well
-    because of *who* saw it, and a model that sees only the observed features credits
-    the arms instead, ranking that family above what it is worth for everyone. The
-    logged propensities are exact, so IPS-type estimators stay unbiased; a model trained
-    on randomized exposures (``UniformLogging``) with the item-wise pairwise loss is not
-    fooled. ``hidden_weight=0`` targets on observed features only."""
+    because of *who* saw it (customers keen on the product anyway), and a model that
+    sees only the observed features credits the strategies instead, ranking that family
+    above the others for everyone although it is no better. The logged propensities are
+    exact, so IPS-type estimators stay unbiased; a model trained on randomized exposures
+    (``UniformLogging``) only is not biased by the targeting (with the item-wise pairwise
+    loss or pointwise; ``bench.learning.confounding`` measures both).
+    ``hidden_weight=0`` targets on observed features only."""
 
     temperature: float = 0.5
     floor: float = 0.05
@@ -139,10 +143,10 @@ class ConfoundedLogging:
     name: str = "confounded"
 
     def hidden_trait(self, env: Environment, users: np.ndarray) -> np.ndarray:
-        """What the marketer knows and the data lacks, ``(n,)``: the unpredicted part of
-        each user's susceptibility to ``hidden_family``."""
-        predicted = env.population.latent_means(users)[0][:, self.hidden_family]
-        return env.population.susceptibility[users, self.hidden_family] - predicted
+        """What the marketer knows and the data lacks, ``(n, n_arms)``: each user's
+        unobserved taste for each arm's product (standard normal)."""
+        arms = env.arms
+        return hash_normal(env.truth.params.seed, users[:, None], arms.product[None, :], 2)
 
     def action_dist(self, env: Environment, users: np.ndarray) -> np.ndarray:
         pop, arms = env.population, env.arms
@@ -153,9 +157,7 @@ class ConfoundedLogging:
         heuristic = -0.8 * gap + 1.0 * invest + 0.6 * app
         if self.hidden_weight:
             targeted = (arms.family == self.hidden_family)[None, :]
-            heuristic = (
-                heuristic + self.hidden_weight * targeted * self.hidden_trait(env, users)[:, None]
-            )
+            heuristic = heuristic + self.hidden_weight * targeted * self.hidden_trait(env, users)
         logits = heuristic / self.temperature
         p = np.exp(logits - logits.max(1, keepdims=True))
         p /= p.sum(1, keepdims=True)

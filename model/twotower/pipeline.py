@@ -21,7 +21,10 @@ from model.twotower.report import render_report
 from model.twotower.scorer import TwoTowerScorer
 from model.twotower.train import TrainConfig, TrainedModel, train
 
-__all__ = ["FitResult", "evaluate_scorer", "fit", "new_version", "write"]
+__all__ = ["FitResult", "evaluate_scorer", "fit", "judged_examples", "new_version", "write"]
+
+JUDGED_RANDOMIZED = "randomized"  # metrics["judged_on"]: held-out randomized exposures only
+JUDGED_ALL = "all"  # no randomized exposure held out: every held-out example
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,8 @@ def fit(
     threshold: float = 0.5,
     progress: bool = False,
 ) -> FitResult:
-    """Fit a spec and a model on ``train_examples``; evaluate on ``holdout``."""
+    """Fit a spec and a model on ``train_examples``; evaluate on ``holdout`` (on its
+    randomized exposures only when it has any: see :func:`judged_examples`)."""
     if not train_examples:
         raise ValueError("no training examples (no impressed decisions in the data)")
     spec = fit_spec([e.context for e in train_examples], catalog)
@@ -76,6 +80,18 @@ def write(result: FitResult, model_dir: Path) -> Path:
         model_dir, a.version, weights=a.weights, model=a.model, spec=a.spec, data=a.data,
         metrics=a.metrics, extras=render_report(a.version, a.metrics, a.data),
     )  # fmt: skip
+
+
+def judged_examples(holdout: Sequence[Example]) -> tuple[list[Example], str]:
+    """The held-out examples a model is judged on, and which (``JUDGED_*``).
+
+    Targeted (confounded) exposures inherit the logging policy's bias: a model fooled by
+    it looks well calibrated and ranks well on more of the same (the source post's trap).
+    So when the held-out data has randomized exposures, only those judge the model."""
+    randomized = [e for e in holdout if e.randomized]
+    if randomized:
+        return randomized, JUDGED_RANDOMIZED
+    return list(holdout), JUDGED_ALL
 
 
 def evaluate_scorer(
@@ -115,11 +131,13 @@ def _metrics(
     catalog: Catalog,
     threshold: float,
 ) -> dict[str, Any]:
-    data = encode_examples(holdout, spec, catalog)
+    judged, judged_on = judged_examples(holdout)
+    data = encode_examples(judged, spec, catalog)
     if len(data) == 0:
         return {"examples": 0, "note": "no held-out examples"}
     arms = data.arms[data.arm_index]
     metrics = evaluate(data.labels, scorer.probabilities(data.users, arms), threshold)
+    metrics["judged_on"], metrics["held_out"] = judged_on, len(holdout)
     groups = {n: ("user", c) for n, c in spec.user_groups().items()}
     groups.update({n: ("arm", c) for n, c in spec.arm_groups().items()})
     metrics["importance"] = permutation_importance(

@@ -46,6 +46,8 @@ def _markdown(version: str, m: Mapping[str, Any], data: Mapping[str, Any]) -> st
         f"{data.get('first_ts_ms')} .. {data.get('last_ts_ms')} ms; objective "
         f"`{m.get('objective')}`; held out: {m.get('split')}.",
         "",
+        _judged_line(m),
+        "",
         "| metric | value |",
         "|---|---|",
         f"| examples held out | {m['examples']} |",
@@ -67,6 +69,18 @@ def _markdown(version: str, m: Mapping[str, Any], data: Mapping[str, Any]) -> st
     ]
     lines += ["", "![calibration](calibration.png) ![importance](importance.png)", ""]
     return "\n".join(lines)
+
+
+def _judged_line(m: Mapping[str, Any]) -> str:
+    if m.get("judged_on") == "randomized":
+        return (
+            f"Judged on the {m['examples']} randomized exposures of the {m.get('held_out')} "
+            "held out: targeted exposures would hide a bias learnt from targeted logs."
+        )
+    return (
+        "Judged on every held-out exposure: none was randomized, so a bias learnt from "
+        "targeted logs (the confounding trap) would not show here."
+    )
 
 
 def _reliability_png(m: Mapping[str, Any]) -> bytes:

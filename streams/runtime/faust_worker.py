@@ -19,6 +19,7 @@ from streams.runtime.kafka import faust_broker
 from streams.runtime.lag import install_lag_sampler
 from streams.runtime.live import install_catalog_watch, install_population
 from streams.runtime.metrics import Metrics
+from streams.runtime.online import install_online
 from streams.runtime.processor import DEAD_LETTER, EventProcessor
 from streams.runtime.refresh import install_refresh
 from streams.runtime.settings import STATE_TABLE, Settings
@@ -71,6 +72,7 @@ def build_app(settings: Settings, holder: EngineHolder, metrics: Metrics) -> fau
     )
     install_refresh(app, settings, holder, metrics)
     install_population(app, holder, processor.population)
+    install_online(app, holder, processor.online)
     install_catalog_watch(app, settings, holder, metrics)
 
     async def handle(message: Any) -> None:

@@ -20,6 +20,7 @@ from streams.runtime.kafka import assign_at_end, make_consumer
 from streams.runtime.lag import lag_messages
 from streams.runtime.live import CatalogWatch
 from streams.runtime.metrics import Metrics
+from streams.runtime.online import refit
 from streams.runtime.processor import EventProcessor
 from streams.runtime.refresh import ModelRefresher
 from streams.runtime.settings import Settings
@@ -92,12 +93,17 @@ class Maintenance(threading.Thread):
             self.refresher.swap(scorer, "found on disk")
 
     def _publish_population(self) -> None:
+        """Pooled statistics, and the online model refitted on its newest sums."""
         processor = self.processor
-        if not processor.population.changed:
+        if not (processor.population.changed or processor.online.changed):
             return
         with processor.population_lock:
             pooled = processor.population.snapshot()
-        self.holder.engine = self.holder.engine.with_population(pooled)
+            moments = processor.online.moments.copy()
+        engine = self.holder.engine.with_population(pooled)
+        if not engine.model_loaded:
+            engine = refit(engine, moments, processor.online.encoder)
+        self.holder.engine = engine
 
     def _sample_lag(self, consumer: Any) -> None:
         """Lag of this worker's source partitions: highwater minus the group's committed

@@ -20,12 +20,13 @@ from typing import Any, NamedTuple
 import msgspec
 
 from model.engine import Outcome, Source, StepResult
-from model.events import Conversion, Decision, Event
+from model.events import Conversion, Decision, DecisionRequest, Event
 from model.loop import CORRUPT_STATE, Stepped, step_decoded, step_encoded
 from state import UserState
 from streams.runtime.holder import EngineHolder
 from streams.runtime.live import PopulationTally
 from streams.runtime.metrics import Metrics
+from streams.runtime.online import OnlineTally
 from streams.runtime.partitioning import partition_for
 from streams.runtime.schemas import REJECTION_REASONS, Rejection, dead_letter_bytes, decode_event
 from streams.runtime.settings import SOURCE_KINDS, Settings
@@ -61,6 +62,7 @@ class EventProcessor:
         self.kind_of = {settings.topic(kind): kind for kind in SOURCE_KINDS}
         self.holder, self.metrics = holder, metrics
         self.population = population or PopulationTally()
+        self.online = OnlineTally()  # under population_lock too
         self.population_lock = threading.Lock()
         self._max_bytes = settings.max_event_bytes
         self._partitions = settings.partitions
@@ -115,7 +117,9 @@ class EventProcessor:
             rejection = Rejection(CORRUPT_STATE, "the user's stored state does not decode")
             return None, [self._reject(kind, source, key, value, rejection)]
         if result.outcome is Outcome.APPLIED and result.arm_id is not None:
-            self._pool(result.arm_id, before, result.state)
+            self._pool(key, result.arm_id, before, result.state)
+        elif isinstance(event, DecisionRequest) and not self.holder.engine.model_loaded:
+            self.online.note_request(key, event.context)  # the online model learns
         outputs = self._emit(kind, source, key, value, result, event)
         if result.decision is not None:
             self.metrics.decision_latency.observe(time.perf_counter() - started)
@@ -147,9 +151,10 @@ class EventProcessor:
             "partitioner=murmur2_random (kcat: -X partitioner=murmur2_random)",
         )
 
-    def _pool(self, arm_id: str, before: UserState, after: UserState) -> None:
-        with self.population_lock:  # the maintenance thread snapshots it
+    def _pool(self, key: bytes, arm_id: str, before: UserState, after: UserState) -> None:
+        with self.population_lock:  # the maintenance thread snapshots both
             self.population.add_change(arm_id, before, after)
+            self.online.add_change(key, arm_id, before, after)
 
     def _emit(
         self,
