@@ -161,7 +161,9 @@ class ThompsonSampling:
         """The distribution ``choose`` draws from (what ``probabilities`` returns)."""
         scores = check_inputs(stats, scores, candidates)
         unseen = isinstance(stats, ArmArrays) and not stats.seen
-        if unseen and (context is None or context.population is None):  # scores decide
+        if unseen and (
+            context is None or (context.population is None and context.prior_strength is None)
+        ):  # the scores alone decide (and the policy's own prior strength)
             return _evidence_free(self, scores.tobytes())
         return self._race(stats, scores, context)
 
