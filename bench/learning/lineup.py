@@ -26,11 +26,15 @@ def _nudge(
     name: str,
     policy: str,
     params: dict[str, Any],
-    scorer: Scorer | None,
+    scorer: Callable[[], Scorer] | None,
     pooled: bool = False,
 ) -> tuple[str, Factory]:
     return name, lambda: NudgeflowLearner(
-        world, name, build_policy(policy, params), scorer, pooled=pooled
+        world,
+        name,
+        build_policy(policy, params),
+        None if scorer is None else scorer(),
+        pooled=pooled,
     )
 
 
@@ -48,9 +52,10 @@ def _peers(
 
 
 def history_lineup(
-    world: World, history: History, scorer: Scorer, peers: tuple[str, ...]
+    world: World, history: History | None, scorer: Callable[[], Scorer], peers: tuple[str, ...]
 ) -> list[tuple[str, Factory]]:
-    """Everyone given the 100k-round history (nudgeflow: the two-tower trained on it)."""
+    """Everyone given the 100k-round history (nudgeflow: the two-tower trained on it,
+    built by ``scorer`` when a learner of the lineup is made)."""
     return [
         _nudge(world, "thompson (default) + two-tower", "thompson", {}, scorer),
         _nudge(world, "thompson s=50 + two-tower", "thompson", {"prior_strength": 50}, scorer),
