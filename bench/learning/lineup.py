@@ -18,6 +18,10 @@ from model.simulator import default_rules
 __all__ = ["PEERS", "cold_lineup", "history_lineup"]
 
 PEERS = ("vw", "linucb", "lints")
+# the default Thompson sharing the user's evidence along product and strategy, and the
+# default before sharpness (prior strength 10, draws from the posterior itself)
+SIBLINGS: dict[str, Any] = {"sibling_strength": 20.0}
+FORMER: dict[str, Any] = {"sharpness": 1.0}
 Factory = Callable[[], Learner]
 
 
@@ -58,7 +62,8 @@ def history_lineup(
     built by ``scorer`` when a learner of the lineup is made)."""
     return [
         _nudge(world, "thompson (default) + two-tower", "thompson", {}, scorer),
-        _nudge(world, "thompson s=50 + two-tower", "thompson", {"prior_strength": 50}, scorer),
+        _nudge(world, "thompson + siblings k=20 + two-tower", "thompson", SIBLINGS, scorer),
+        _nudge(world, "thompson, former default + two-tower", "thompson", FORMER, scorer),
         _nudge(
             world, "epsilon-greedy 0.05 + two-tower", "epsilon-greedy", {"epsilon": 0.05}, scorer
         ),
@@ -72,7 +77,7 @@ def cold_lineup(world: World, peers: tuple[str, ...]) -> list[tuple[str, Factory
     rules = default_rules(world.env)
     return [
         _nudge(world, "thompson cold (pooled stats)", "thompson", {}, None, pooled=True),
-        _nudge(world, "ucb1", "ucb1", {}, None),
+        _nudge(world, "ucb1 (unfit: unseen arms first)", "ucb1", {}, None),
         _nudge(world, "uniform", "uniform", {}, None),
         (
             "rule-based",

@@ -3,9 +3,16 @@
 Registered names and their parameters (all optional unless noted):
 
 - ``thompson`` (the default): prior_strength=10, population_weight=0, population_max=100,
-  floor=0.01, target="conversions" | "reward".
+  floor=0.01, target="conversions" | "reward", sibling_strength=0, and sharpness=300
+  (:data:`THOMPSON_DEFAULTS`; the class's own default is 1, textbook Thompson). With
+  ``c`` = 300 the draws race ``Beta(300 alpha, 300 beta)``: a user has about ten
+  decisions among 81+ arms, too few to use what exploring teaches, and the learning
+  benchmark (``python -m bench learning``) measured, with the two-tower trained on 100k
+  past rounds, 99.6 % of the features-only ceiling at c = 300 against 70.6 % at c = 1
+  (seed 0, 81 arms; the README has the full table).
 - ``epsilon-greedy``: epsilon=0.1, prior_strength=2, target.
-- ``ucb1``: exploration=1, floor=0, target.
+- ``ucb1``: exploration=1, floor=0, target. Unfit for serving (it tries every arm a user
+  has not seen before using any score): a reference, see ``model.bandit.ucb``.
 - ``ucb-model``: exploration=1, prior_strength=10, floor=0, target.
 - ``uniform``: no parameters.
 - ``rule-based``: rules (required, segment -> arm id), segment_key="segment", default.
@@ -26,9 +33,15 @@ from model.bandit.thompson import ThompsonSampling
 from model.bandit.ucb import UCB1, UCBModel
 from model.bandit.uniform import Uniform
 
-__all__ = ["DEFAULT_POLICY", "POLICIES", "build_policy"]
+__all__ = ["DEFAULT_POLICY", "POLICIES", "THOMPSON_DEFAULTS", "build_policy"]
 
 DEFAULT_POLICY = "thompson"
+# what ``build_policy("thompson")`` adds to the class's defaults (see the module docstring)
+THOMPSON_DEFAULTS: Mapping[str, Any] = {"sharpness": 300.0}
+
+
+def _thompson(**params: Any) -> ThompsonSampling:
+    return ThompsonSampling(**{**THOMPSON_DEFAULTS, **params})
 
 
 def _randomized_slice(
@@ -40,7 +53,7 @@ def _randomized_slice(
 
 
 POLICIES: Mapping[str, Callable[..., Policy]] = {
-    "thompson": ThompsonSampling,
+    "thompson": _thompson,
     "epsilon-greedy": EpsilonGreedy,
     "ucb1": UCB1,
     "ucb-model": UCBModel,
