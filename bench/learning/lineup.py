@@ -18,10 +18,10 @@ from model.simulator import default_rules
 __all__ = ["PEERS", "cold_lineup", "history_lineup"]
 
 PEERS = ("vw", "linucb", "lints")
-# the default Thompson sharing the user's evidence along product and strategy, and the
-# default before sharpness (prior strength 10, draws from the posterior itself)
-SIBLINGS: dict[str, Any] = {"sibling_strength": 20.0}
-FORMER: dict[str, Any] = {"sharpness": 1.0}
+# the default Thompson without the user's evidence shared along product and strategy,
+# and the default before (prior strength 10, draws from the posterior itself, no siblings)
+NO_SIBLINGS: dict[str, Any] = {"sibling_strength": 0.0}
+FORMER: dict[str, Any] = {"sharpness": 1.0, "sibling_strength": 0.0}
 Factory = Callable[[], Learner]
 
 
@@ -62,7 +62,7 @@ def history_lineup(
     built by ``scorer`` when a learner of the lineup is made)."""
     return [
         _nudge(world, "thompson (default) + two-tower", "thompson", {}, scorer),
-        _nudge(world, "thompson + siblings k=20 + two-tower", "thompson", SIBLINGS, scorer),
+        _nudge(world, "thompson, no siblings + two-tower", "thompson", NO_SIBLINGS, scorer),
         _nudge(world, "thompson, former default + two-tower", "thompson", FORMER, scorer),
         _nudge(
             world, "epsilon-greedy 0.05 + two-tower", "epsilon-greedy", {"epsilon": 0.05}, scorer

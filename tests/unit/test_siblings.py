@@ -76,5 +76,6 @@ def test_sharpness_races_narrower_posteriors_of_the_same_means() -> None:
 def test_the_served_thompson_is_sharpened_and_the_class_stays_textbook() -> None:
     served = build_policy("thompson")
     assert isinstance(served, ThompsonSampling) and served.sharpness == 300.0
-    assert ThompsonSampling().sharpness == 1.0
+    assert served.sibling_strength == 20.0
+    assert ThompsonSampling().sharpness == 1.0 and ThompsonSampling().sibling_strength == 0.0
     assert build_policy("thompson", {"sharpness": 2.0}).sharpness == 2.0  # type: ignore[attr-defined]
