@@ -41,9 +41,18 @@ class SiblingGroups:
         self.product, self.strategy = product, strategy
 
 
+_last: list[tuple[Sequence[str], SiblingGroups]] = []  # the last list asked for, by identity
+
+
 def sibling_groups(candidates: Sequence[str]) -> SiblingGroups:
-    """The candidates' product and strategy groups (cached per candidate list)."""
-    return _groups(tuple(candidates))
+    """The candidates' product and strategy groups (cached per candidate list; the engine
+    passes the catalog's own tuple to most requests, found here without hashing it)."""
+    if _last and _last[0][0] is candidates:
+        return _last[0][1]
+    groups = _groups(tuple(candidates))
+    if isinstance(candidates, tuple):  # immutable: safe to recognise by identity
+        _last[:] = [(candidates, groups)]
+    return groups
 
 
 @functools.lru_cache(maxsize=256)
