@@ -4,7 +4,10 @@ Default: 5,000 users, 50,000 rounds (about 10 per user), seeds 0 1 2, the 81-arm
 and a 200-arm one, each policy cold (no history, no model) and given 100,000 uniform
 past rounds of other users (nudgeflow: a two-tower trained on them; the peers: the same
 rounds). Prints a table per catalog, writes JSON and a cumulative-regret plot.
-``--quick``: a smoke run (1 seed, 81 arms, 4,000 rounds, small history).
+``--quick``: a few minutes (1 seed, 81 arms, 2,000 users, 20,000 rounds, 50,000 past rounds).
+Cells (catalog, seed, policy) run in ``--jobs`` processes (default: every core); the
+two-tower of each (catalog, seed, history) is trained once and cached under
+``.nudge/bench-cache`` (``--no-cache`` retrains).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import time
@@ -23,7 +27,7 @@ from bench.learning.confounding import bench_confounding
 from bench.learning.lineup import PEERS
 from bench.learning.peers import peer_versions
 from bench.learning.report import plot_regret, summarise, table
-from bench.learning.run import Sizes, run_catalog
+from bench.learning.run import Sizes, plan, run_cells
 from bench.learning.timing import engine_timing
 from bench.timing import note
 
@@ -47,13 +51,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--peers", default=",".join(PEERS), help="vw,linucb,lints or 'none'")
     p.add_argument("--no-install", action="store_true", help="never pip install the peers")
     p.add_argument("--skip-confounding", action="store_true")
+    p.add_argument("--skip-timing", action="store_true", help="no engine timing")
+    p.add_argument("--no-history", action="store_true", help="the cold lineup only")
+    p.add_argument("--only", help="run only policies whose name contains one of these (a,b)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes (cores)")
+    p.add_argument("--no-cache", action="store_true", help="retrain the two-towers")
     p.add_argument("--json", type=Path, default=RESULTS / "learning.json")
     p.add_argument("--plot", type=Path, default=RESULTS / "learning_regret.png")
     return p.parse_args(argv)
 
 
 def sizes_of(args: argparse.Namespace) -> Sizes:
-    base = Sizes(2_000, 4_000, 8_000, 2_000, (0,)) if args.quick else Sizes()
+    base = Sizes(2_000, 20_000, 50_000, 5_000, (0,)) if args.quick else Sizes()
     return Sizes(
         n_users=args.users or base.n_users,
         n_rounds=args.rounds or base.n_rounds,
@@ -84,20 +93,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     wanted = () if args.peers == "none" else tuple(p for p in args.peers.split(",") if p)
     peers = ensure_peers(wanted, not args.no_install)
     began = time.perf_counter()
-    report: dict[str, Any] = {"sizes": sizes.__dict__, "peers": peer_versions(), "catalogs": {}}
+    report: dict[str, Any] = {
+        "sizes": sizes.__dict__,
+        "jobs": args.jobs,
+        "peers": peer_versions(),
+        "catalogs": {},
+    }
+    wanted_names = tuple(w for w in (args.only or "").split(",") if w)
+    cells = plan(
+        arms,
+        sizes,
+        peers,
+        history=not args.no_history,
+        only=lambda name: not wanted_names or any(w in name for w in wanted_names),
+    )
+    note(f"{len(cells)} cells on {args.jobs} processes")
+    measured = run_cells(cells, sizes, peers, args.jobs, cache=not args.no_cache)
     for n in arms:
-        run = run_catalog(n, sizes, peers)
-        summary = summarise(run["results"])
-        report["catalogs"][f"{n} arms"] = {"summary": summary, "groups": run["groups"]}
-        print(
-            table(
-                f"\n{n} arms ({len(sizes.seeds)} seeds, {sizes.n_rounds} rounds)",
-                summary,
-                run["groups"],
-            ),
-            flush=True,
-        )
-    report["engine_us_per_decision"] = engine_timing(sizes, 500 if args.quick else 2_000)
+        mine = {name: e for (k, name), e in measured.items() if k == n}
+        results = {
+            name: [e["results"][s] for s in sorted(e["results"])] for name, e in mine.items()
+        }
+        groups = {name: e["group"] for name, e in mine.items()}
+        summary = summarise(results)
+        report["catalogs"][f"{n} arms"] = {"summary": summary, "groups": groups}
+        title = f"\n{n} arms ({len(sizes.seeds)} seeds, {sizes.n_rounds} rounds)"
+        print(table(title, summary, groups), flush=True)
+    if not args.skip_timing:
+        report["engine_us_per_decision"] = engine_timing(sizes, 500 if args.quick else 2_000)
     if not args.skip_confounding:
         report["confounding"] = bench_confounding(sizes)
         print("\nconfounding trap:", json.dumps(report["confounding"]["summary"], indent=1))

@@ -20,6 +20,10 @@ __all__ = ["PEERS", "cold_lineup", "history_lineup"]
 
 PEERS = ("vw", "linucb", "lints")
 ONLINE = "default cold + online model"  # the worker's cold start (``bench.learning.online``)
+# the default Thompson without the user's evidence shared along product and strategy,
+# and the default before (prior strength 10, draws from the posterior itself, no siblings)
+NO_SIBLINGS: dict[str, Any] = {"sibling_strength": 0.0}
+FORMER: dict[str, Any] = {"sharpness": 1.0, "sibling_strength": 0.0}
 Factory = Callable[[], Learner]
 
 
@@ -28,11 +32,15 @@ def _nudge(
     name: str,
     policy: str,
     params: dict[str, Any],
-    scorer: Scorer | None,
+    scorer: Callable[[], Scorer] | None,
     pooled: bool = False,
 ) -> tuple[str, Factory]:
     return name, lambda: NudgeflowLearner(
-        world, name, build_policy(policy, params), scorer, pooled=pooled
+        world,
+        name,
+        build_policy(policy, params),
+        None if scorer is None else scorer(),
+        pooled=pooled,
     )
 
 
@@ -50,12 +58,14 @@ def _peers(
 
 
 def history_lineup(
-    world: World, history: History, scorer: Scorer, peers: tuple[str, ...]
+    world: World, history: History | None, scorer: Callable[[], Scorer], peers: tuple[str, ...]
 ) -> list[tuple[str, Factory]]:
-    """Everyone given the 100k-round history (nudgeflow: the two-tower trained on it)."""
+    """Everyone given the 100k-round history (nudgeflow: the two-tower trained on it,
+    built by ``scorer`` when a learner of the lineup is made)."""
     return [
         _nudge(world, "thompson (default) + two-tower", "thompson", {}, scorer),
-        _nudge(world, "thompson s=50 + two-tower", "thompson", {"prior_strength": 50}, scorer),
+        _nudge(world, "thompson, no siblings + two-tower", "thompson", NO_SIBLINGS, scorer),
+        _nudge(world, "thompson, former default + two-tower", "thompson", FORMER, scorer),
         _nudge(
             world, "epsilon-greedy 0.05 + two-tower", "epsilon-greedy", {"epsilon": 0.05}, scorer
         ),
@@ -70,7 +80,7 @@ def cold_lineup(world: World, peers: tuple[str, ...]) -> list[tuple[str, Factory
     return [
         _nudge(world, "thompson cold (pooled stats)", "thompson", {}, None, pooled=True),
         (ONLINE, lambda: OnlineLearner(world, ONLINE, build_policy(DEFAULT_POLICY, {}))),
-        _nudge(world, "ucb1", "ucb1", {}, None),
+        _nudge(world, "ucb1 (unfit: unseen arms first)", "ucb1", {}, None),
         _nudge(world, "uniform", "uniform", {}, None),
         (
             "rule-based",

@@ -17,6 +17,18 @@ Per candidate arm ``a`` the posterior is ``Beta(alpha_a, beta_a)`` with
   pseudo-impressions, so a huge population never swamps the user's own evidence.
 - ``successes_a``/``impressions_a``: the user's own evidence (``target`` picks
   conversions or multi-objective reward, see ``model.bandit.estimates``).
+- sibling evidence (``sibling_strength`` ``k`` > 0, with the candidates' ids): the prior
+  mean is multiplied by what the user did with the arm's *siblings*, the other arms of
+  its product and of its strategy (``model.bandit.siblings``: ``(k + observed) / (k +
+  expected)`` per group, leave-one-out), so a conversion on P:S1 raises P:S2 and Q:S1.
+
+Draws (``sharpness`` ``c`` >= 1): the race is run on ``Beta(c alpha_a, c beta_a)``, the
+same means with ``1 / sqrt(c)`` of the spread (a tempered posterior). A user sees about
+ten decisions among 81 or more arms, and a posterior that is honest about a new user's
+taste spreads its draws over dozens of arms, so plain Thompson (``c`` = 1) spends most
+of those ten decisions exploring arms whose lessons it has no time to use. ``c`` keeps
+the ranking of the means and the arms' relative uncertainty, and sets how far the draws
+stray from the best mean for that horizon.
 
 Propensity (documented method, quadrature). ``q_a``, the probability that arm ``a``'s
 posterior draw is the largest, is computed by numerical integration
@@ -52,6 +64,7 @@ from model.bandit.base import (
 from model.bandit.beta_race import win_probabilities
 from model.bandit.draws import Draws
 from model.bandit.estimates import ArmArrays, check_target, evidence
+from model.bandit.siblings import sibling_groups, sibling_ratio
 from state import ArmStats
 
 __all__ = ["ThompsonSampling"]
@@ -74,6 +87,8 @@ class ThompsonSampling:
     population_max: float = 100.0
     floor: float = 0.01
     target: str = "conversions"
+    sibling_strength: float = 0.0
+    sharpness: float = 1.0
     name: str = "thompson"
 
     def __post_init__(self) -> None:
@@ -88,16 +103,37 @@ class ThompsonSampling:
         if not 0.0 < self.floor <= 1.0:
             raise PolicyConfigError(f"floor must be in (0, 1], got {self.floor}")
         check_target(self.target)
+        if not self.sibling_strength >= 0:
+            raise PolicyConfigError(
+                f"sibling_strength must be >= 0 (0: off), got {self.sibling_strength}"
+            )
+        if not 1.0 <= self.sharpness <= 1e3:
+            raise PolicyConfigError(f"sharpness must be in [1, 1000], got {self.sharpness}")
 
     def posterior(
         self,
         stats: Sequence[ArmStats],
         scores: np.ndarray,
         context: PolicyContext | None = None,
+        candidates: Sequence[str] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``(alpha, beta)`` of every candidate's Beta posterior, each of shape ``(n,)``."""
+        """``(alpha, beta)`` of every candidate's Beta posterior, each of shape ``(n,)``.
+
+        ``candidates`` (the arm ids) are needed only to share evidence among siblings."""
         context = context or PolicyContext()
         prior_mean, pooled = self._prior(scores, context)
+        seen = not isinstance(stats, ArmArrays) or stats.seen  # else all counts are zero
+        if seen:
+            impressions, successes = evidence(stats, self.target)
+            if self.sibling_strength > 0 and candidates is not None:
+                ratio = sibling_ratio(
+                    impressions,
+                    successes,
+                    prior_mean,
+                    sibling_groups(candidates),
+                    self.sibling_strength,
+                )
+                prior_mean = _clip_mean(prior_mean * ratio)
         strength = self.prior_strength if context.prior_strength is None else context.prior_strength
         alpha = strength * prior_mean
         beta = strength * (1 - prior_mean)
@@ -105,8 +141,7 @@ class ThompsonSampling:
             pooled_n, pooled_rate = pooled
             alpha += pooled_n * pooled_rate
             beta += pooled_n * (1 - pooled_rate)
-        if not isinstance(stats, ArmArrays) or stats.seen:  # else adding zeros changes nothing
-            impressions, successes = evidence(stats, self.target)
+        if seen:
             alpha += successes
             beta += impressions - successes
         return alpha, beta
@@ -165,13 +200,21 @@ class ThompsonSampling:
             context is None or (context.population is None and context.prior_strength is None)
         ):  # the scores alone decide (and the policy's own prior strength)
             return _evidence_free(self, scores.tobytes())
-        return self._race(stats, scores, context)
+        return self._race(stats, scores, context, candidates)
 
     def _race(
-        self, stats: Sequence[ArmStats], scores: np.ndarray, context: PolicyContext | None
+        self,
+        stats: Sequence[ArmStats],
+        scores: np.ndarray,
+        context: PolicyContext | None,
+        candidates: Sequence[str] | None = None,
     ) -> _Race:
-        alpha, beta = self.posterior(stats, scores, context)
-        p = mix_uniform(win_probabilities(alpha, beta), self.floor)
+        alpha, beta = self.posterior(stats, scores, context, candidates)
+        c = self.sharpness
+        wins = (
+            win_probabilities(alpha, beta) if c == 1.0 else win_probabilities(c * alpha, c * beta)
+        )
+        p = mix_uniform(wins, self.floor)
         means = alpha / (alpha + beta)
         return _Race(p, p.cumsum(), means == reduce_max(means))
 

@@ -7,6 +7,13 @@ pseudo-impressions: ``mean_a = (successes_a + s * score_a) / (n_a + s)``,
 ``index_a = mean_a + c * sqrt(2 ln(N + s * k) / (n_a + s))`` with ``k`` candidates, so a
 new arm starts from its prediction instead of being forced first.
 
+UCB1 is unfit for serving (kept as the textbook reference, never a default): its
+statistics are per user, a user has about ten decisions and the catalog 81 or more arms,
+so UCB1 spends every decision on arms the user has not seen, in catalog order, and never
+reads the model (the learning benchmark measures it at uniform's value). ``ucb-model``
+is UCB1 with the model score as ``prior_strength`` prior pseudo-observations: unseen arms
+start from their prediction instead of +inf.
+
 Both are deterministic except for uniform tie-breaking; ``floor`` (default 0) optionally
 mixes uniform exploration in so that every arm has a propensity of at least
 ``floor / n``. ``explored`` is True when the chosen arm is not the one with the best mean.

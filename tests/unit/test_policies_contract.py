@@ -33,6 +33,8 @@ INVALID: dict[str, list[tuple[dict[str, Any], str]]] = {
         ({"prior_strength": 0.5}, "prior_strength"),
         ({"population_weight": 2}, "population_weight"),
         ({"target": "clicks"}, "target"),
+        ({"sharpness": 0.5}, "sharpness"),
+        ({"sibling_strength": -1}, "sibling_strength"),
     ],
     "epsilon-greedy": [({"epsilon": 1.5}, "epsilon"), ({"prior_strength": -1}, "prior")],
     "ucb1": [({"exploration": -1}, "exploration"), ({"floor": 2}, "floor")],
