@@ -53,11 +53,12 @@ few contenders the numpy version's cost is its ~40 small numpy calls.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import numpy as np
 from numpy.polynomial import legendre as _legendre
 
-__all__ = ["win_probabilities", "win_probabilities_numpy"]
+__all__ = ["prepare", "win_probabilities", "win_probabilities_numpy"]
 
 _ALL = np.logical_and.reduce  # ndarray.all goes through two Python wrappers
 _K = 8  # Gauss-Legendre nodes per panel
@@ -269,18 +270,36 @@ def win_probabilities_numpy(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
     return per_arm / per_arm.sum()
 
 
-def _compiled_available() -> bool:
-    try:
-        import numba  # noqa: F401
-    except ImportError:  # not installed, or not for this numpy
-        return False
-    return True
+
+_Implementation = Callable[[np.ndarray, np.ndarray], np.ndarray]
+_implementation: _Implementation | None = None  # chosen on first use (or by prepare)
 
 
-if _compiled_available():
-    # the same computation as one numba kernel (``model.bandit.beta_race_jit``, which reads
-    # this module's constants above): for a few contenders ~40 numpy calls cost far more
-    # than the arithmetic
-    from model.bandit.beta_race_jit import win_probabilities
-else:
-    win_probabilities = win_probabilities_numpy
+def prepare() -> bool:
+    """Choose the implementation now: the compiled kernel where numba imports (compiled,
+    or loaded from numba's cache, and run once), else numpy; True for the kernel.
+    ``ThompsonSampling`` calls it when built, so that a worker's first decision does not
+    compile; importing this module does not import numba."""
+    global _implementation
+    if _implementation is None:
+        try:
+            import numba  # noqa: F401
+        except ImportError:  # not installed, or not for this numpy
+            _implementation = win_probabilities_numpy
+        else:
+            from model.bandit import beta_race_jit
+
+            _implementation = beta_race_jit.win_probabilities
+    return _implementation is not win_probabilities_numpy
+
+
+def win_probabilities(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """P(each arm's Beta draw is the largest), shape ``(n,)``, summing to 1: the compiled
+    kernel where numba imports, else ``win_probabilities_numpy`` (the same to 1e-12).
+
+    alpha, beta: positive Beta parameters, shape ``(n,)``.
+    """
+    if _implementation is None:
+        prepare()
+    assert _implementation is not None
+    return _implementation(alpha, beta)

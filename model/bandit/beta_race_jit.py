@@ -20,6 +20,9 @@ from typing import Any
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
 from model.bandit.beta_race import (
     _CUMULATIVE,
@@ -50,6 +53,7 @@ _WEIGHT = np.ascontiguousarray(_WEIGHTS)
 _CUM = np.ascontiguousarray(_CUMULATIVE)
 _N_STEPS = len(_STEPS)
 _LOG_X1 = float(np.log(_X1))
+_FEW = 16  # up to this many distinct posteriors are grouped by a scan, beyond by a sort
 assert _FAR > 0 and _K == len(_NODE)
 
 
@@ -62,6 +66,32 @@ def _jit(function: Callable[..., Any]) -> Any:
         return numba.njit(cache=False)(function)
 
 
+@intrinsic
+def _fma(typingctx: Any, x: Any, y: Any, z: Any) -> Any:
+    """``x * y + z`` rounded once (LLVM's fma): as OpenBLAS's GEMM kernels accumulate,
+    so that the exponent ``a log x + b log(1 - x)``, where large shapes cancel, rounds as
+    the reference's ``shapes @ rows`` does on FMA hardware."""
+    signature = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context: Any, builder: ir.IRBuilder, sig: Any, args: Any) -> Any:
+        return builder.fma(*args)
+
+    return signature, codegen
+
+
+@_jit
+def _int_power(x: float, power: int) -> float:
+    """``x ** power`` for an integer ``power >= 1`` by repeated squaring."""
+    result = 1.0
+    while power > 0:
+        if power & 1:
+            result *= x
+        x *= x
+        power >>= 1
+    return result
+
+
+@_jit
 def _race(alpha: np.ndarray, beta: np.ndarray, grouped: bool, count: np.ndarray) -> np.ndarray:
     """``beta_race._race`` (count used only when ``grouped``)."""
     m = len(alpha)
@@ -150,7 +180,8 @@ def _race(alpha: np.ndarray, beta: np.ndarray, grouped: bool, count: np.ndarray)
         for p in range(n_panels):
             for k in range(k_nodes):
                 j = p * k_nodes + k
-                g[i, j] = np.exp(a * log_x[j] + b * log_1x[j] + log_half[p] - shift[i])
+                # as shapes @ rows: (((a log x) + b log(1 - x)) + log half) - shift, fused
+                g[i, j] = np.exp(_fma(b, log_1x[j], a * log_x[j]) + log_half[p] - shift[i])
         # mass below 1e-12 (x**a / a) and above the last end ((1 - x)**b / b)
         if first_cell:
             log_first[i] = a * _LOG_X1 - np.log(a)
@@ -179,18 +210,15 @@ def _race(alpha: np.ndarray, beta: np.ndarray, grouped: bool, count: np.ndarray)
                     acc += g[i, p * k_nodes + q] * _CUM[q, k]
                 cdf[i, p * k_nodes + k] = max(acc + start, 1e-300)
     # prod over j != i of F_j = (prod over all j of F_j) / F_i
-    others = np.empty(n)
+    # (a group's factor is its CDF to the power of its size, by repeated squaring: the
+    # reference's exp(count @ log F) to rounding, without m * g logs)
+    others = np.ones(n)
+    for i in range(m):
+        power = int(count[i]) if grouped else 1
+        for j in range(n):
+            others[j] *= _int_power(cdf[i, j], power)
     for j in range(n):
-        if grouped:
-            acc = 0.0
-            for i in range(m):
-                acc += count[i] * np.log(cdf[i, j])
-            others[j] = np.exp(acc) * _WEIGHT[j % k_nodes]
-        else:
-            acc = 1.0
-            for i in range(m):
-                acc *= cdf[i, j]
-            others[j] = acc * _WEIGHT[j % k_nodes]
+        others[j] *= _WEIGHT[j % k_nodes]
     wins = np.zeros(m)
     for i in range(m):
         acc = 0.0
@@ -214,6 +242,7 @@ def _race(alpha: np.ndarray, beta: np.ndarray, grouped: bool, count: np.ndarray)
     return wins
 
 
+@_jit
 def _win_probabilities(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
     """``beta_race.win_probabilities`` on float64 arrays."""
     n = len(alpha)
@@ -226,32 +255,67 @@ def _win_probabilities(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
             break
     if all_same:
         return np.full(n, 1.0 / n)
-    # groups of identical posteriors (sorted by alpha, then beta, as np.lexsort)
-    by_beta = np.argsort(beta, kind="mergesort")
-    order = by_beta[np.argsort(alpha[by_beta], kind="mergesort")]
-    sorted_a, sorted_b = alpha[order], beta[order]
-    n_groups = 1
-    for i in range(1, n):
-        if sorted_a[i] != sorted_a[i - 1] or sorted_b[i] != sorted_b[i - 1]:
-            n_groups += 1
-    grouped = n_groups < n
+    # groups of identical posteriors, in np.lexsort((beta, alpha)) order (by alpha, then
+    # beta) as the reference: a scan while there are few, else a sort
     inverse = np.empty(n, np.intp)
-    if grouped:
+    few_a = np.empty(_FEW)
+    few_b = np.empty(_FEW)
+    n_groups = 0
+    for i in range(n):
+        found = -1
+        for group in range(n_groups):
+            if alpha[i] == few_a[group] and beta[i] == few_b[group]:
+                found = group
+                break
+        if found < 0:
+            if n_groups == _FEW:
+                n_groups = -1
+                break
+            few_a[n_groups], few_b[n_groups] = alpha[i], beta[i]
+            found = n_groups
+            n_groups += 1
+        inverse[i] = found
+    if n_groups > 0:
+        rank = np.zeros(n_groups, np.intp)
+        for group in range(n_groups):
+            for other in range(n_groups):
+                if few_a[other] < few_a[group] or (
+                    few_a[other] == few_a[group] and few_b[other] < few_b[group]
+                ):
+                    rank[group] += 1
         a = np.empty(n_groups)
         b = np.empty(n_groups)
-        count = np.zeros(n_groups)
+        for group in range(n_groups):
+            a[rank[group]], b[rank[group]] = few_a[group], few_b[group]
+        for i in range(n):
+            inverse[i] = rank[inverse[i]]
+    else:
+        by_beta = np.argsort(beta, kind="mergesort")
+        order = by_beta[np.argsort(alpha[by_beta], kind="mergesort")]
+        sorted_a, sorted_b = alpha[order], beta[order]
+        n_groups = 1
+        for i in range(1, n):
+            if sorted_a[i] != sorted_a[i - 1] or sorted_b[i] != sorted_b[i - 1]:
+                n_groups += 1
+        a = np.empty(n_groups)
+        b = np.empty(n_groups)
         group = -1
         for i in range(n):
             if i == 0 or sorted_a[i] != sorted_a[i - 1] or sorted_b[i] != sorted_b[i - 1]:
                 group += 1
                 a[group], b[group] = sorted_a[i], sorted_b[i]
-            count[group] += 1.0
             inverse[order[i]] = group
-    else:
-        a, b = alpha, beta
-        count = np.ones(n)
+    grouped = n_groups < n
+    count = np.zeros(n_groups)
+    if grouped:
+        for i in range(n):
+            count[inverse[i]] += 1.0
+    else:  # all differ: the arms in their order, as the reference
+        a = alpha.copy()
+        b = beta.copy()
         for i in range(n):
             inverse[i] = i
+            count[i] = 1.0
     # contenders: sub-Gaussian pruning
     mean = a / (a + b)
     t = np.sqrt(_PRUNE_LOG_EPS / (2 * (a + b + 1)))
@@ -261,9 +325,9 @@ def _win_probabilities(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
     if len(contenders) == 1:
         wins[contenders[0]] = 1.0
     elif len(contenders) == n_groups:
-        wins = _race_jit(a, b, grouped, count)
+        wins = _race(a, b, grouped, count)
     else:
-        sub = _race_jit(a[contenders], b[contenders], grouped, count[contenders])
+        sub = _race(a[contenders], b[contenders], grouped, count[contenders])
         for c in range(len(contenders)):
             wins[contenders[c]] = sub[c]
     per_arm = np.empty(n)
@@ -274,13 +338,11 @@ def _win_probabilities(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
     return per_arm / total
 
 
-_race_jit = _jit(_race)
-_kernel = _jit(_win_probabilities)
 
 
 def win_probabilities(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
     """P(each arm's Beta draw is the largest), shape ``(n,)``, summing to 1 (compiled)."""
-    result: np.ndarray = _kernel(
+    result: np.ndarray = _win_probabilities(
         np.ascontiguousarray(alpha, np.float64), np.ascontiguousarray(beta, np.float64)
     )
     return result

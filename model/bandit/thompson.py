@@ -49,7 +49,7 @@ from model.bandit.base import (
     reduce_max,
     sample_cumulative,
 )
-from model.bandit.beta_race import win_probabilities
+from model.bandit.beta_race import prepare, win_probabilities
 from model.bandit.draws import Draws
 from model.bandit.estimates import ArmArrays, check_target, evidence
 from state import ArmStats
@@ -88,6 +88,7 @@ class ThompsonSampling:
         if not 0.0 < self.floor <= 1.0:
             raise PolicyConfigError(f"floor must be in (0, 1], got {self.floor}")
         check_target(self.target)
+        prepare()  # the race's compiled kernel, now rather than at the first decision
 
     def posterior(
         self,
