@@ -270,7 +270,6 @@ def win_probabilities_numpy(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
     return per_arm / per_arm.sum()
 
 
-
 _Implementation = Callable[[np.ndarray, np.ndarray], np.ndarray]
 _implementation: _Implementation | None = None  # chosen on first use (or by prepare)
 

@@ -6,10 +6,15 @@ pruning, windows, panel ends, nodes, CDFs, the product over the other arms, the
 closed-form cells) as one ``@njit`` function with the same skeleton, panels, nodes,
 windows and formulas, so the two agree to rounding (the tests hold them within 1e-12).
 
-Importing it compiles the kernel (or loads it from numba's cache in ``__pycache__``, or
-numba's per-user cache directory where that is read-only; with neither, it compiles in
-memory) and runs it once, so the first decision is not slow. ``beta_race`` uses it when
-numba imports and falls back to numpy otherwise.
+Importing it (``beta_race.prepare``, which ``ThompsonSampling`` calls when built)
+compiles the kernel, or loads it from numba's cache (``NUMBA_CACHE_DIR`` where set, else
+``__pycache__``, else numba's per-user cache directory; where none is writable it
+compiles in memory, without a warning), and runs it once, so a worker's first decision is not slow.
+Differences from the numpy code, all at rounding level: loops instead of array calls; the
+exponent ``a log x + b log(1 - x)`` with one fused multiply-add, as the reference's GEMM
+rounds it on FMA hardware (with shapes near 1e7 the two terms cancel, and rounding there
+would show at 1e-11); a group's CDF to the power of its size by repeated squaring instead
+of ``exp(count log F)``; groups found by a scan while there are at most 16.
 """
 
 from __future__ import annotations
@@ -27,7 +32,6 @@ from numba.extending import intrinsic
 from model.bandit.beta_race import (
     _CUMULATIVE,
     _DROP,
-    _FAR,
     _K,
     _NODES,
     _PRUNE_LOG_EPS,
@@ -54,7 +58,6 @@ _CUM = np.ascontiguousarray(_CUMULATIVE)
 _N_STEPS = len(_STEPS)
 _LOG_X1 = float(np.log(_X1))
 _FEW = 16  # up to this many distinct posteriors are grouped by a scan, beyond by a sort
-assert _FAR > 0 and _K == len(_NODE)
 
 
 def _jit(function: Callable[..., Any]) -> Any:
@@ -66,8 +69,7 @@ def _jit(function: Callable[..., Any]) -> Any:
         return numba.njit(cache=False)(function)
 
 
-@intrinsic
-def _fma(typingctx: Any, x: Any, y: Any, z: Any) -> Any:
+def _fused_multiply_add(typingctx: Any, x: Any, y: Any, z: Any) -> Any:
     """``x * y + z`` rounded once (LLVM's fma): as OpenBLAS's GEMM kernels accumulate,
     so that the exponent ``a log x + b log(1 - x)``, where large shapes cancel, rounds as
     the reference's ``shapes @ rows`` does on FMA hardware."""
@@ -77,6 +79,9 @@ def _fma(typingctx: Any, x: Any, y: Any, z: Any) -> Any:
         return builder.fma(*args)
 
     return signature, codegen
+
+
+_fma: Any = intrinsic(_fused_multiply_add)
 
 
 @_jit
@@ -336,8 +341,6 @@ def _win_probabilities(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
         per_arm[i] = wins[inverse[i]]
         total += per_arm[i]
     return per_arm / total
-
-
 
 
 def win_probabilities(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
