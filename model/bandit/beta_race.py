@@ -53,6 +53,7 @@ few contenders the numpy version's cost is its ~40 small numpy calls.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -286,9 +287,14 @@ def prepare() -> bool:
         except ImportError:  # not installed, or not for this numpy
             _implementation = win_probabilities_numpy
         else:
-            from model.bandit import beta_race_jit
-
-            _implementation = beta_race_jit.win_probabilities
+            try:
+                from model.bandit import beta_race_jit
+            except Exception as error:  # a kernel that fails to compile: serve, slower
+                message = f"beta_race: numba kernel unavailable ({error!r}); using numpy"
+                warnings.warn(message, RuntimeWarning, stacklevel=2)
+                _implementation = win_probabilities_numpy
+            else:
+                _implementation = beta_race_jit.win_probabilities
     return _implementation is not win_probabilities_numpy
 
 

@@ -133,6 +133,18 @@ def test_without_numba_the_reference_runs() -> None:
     assert done.returncode == 0, done.stderr
 
 
+def test_a_kernel_that_fails_to_load_falls_back_to_numpy_with_a_warning() -> None:
+    done = _run(
+        "import sys, warnings; sys.modules['model.bandit.beta_race_jit'] = None\n"
+        "from model.bandit import beta_race\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    assert not beta_race.prepare()\n"
+        "assert 'numba kernel unavailable' in str(caught[0].message)\n"
+    )
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.mark.slow
 def test_a_read_only_install_compiles_without_a_cache_silently() -> None:
     """Where numba finds no writable cache directory it refuses ``cache=True``: the
