@@ -29,9 +29,14 @@ COPY README.md ./
 COPY state ./state
 COPY model ./model
 COPY streams ./streams
+# Thompson's race is a numba kernel: compiled here into numba's cache (the installed
+# package is read-only to the worker; /data is its own), so a worker starts without
+# compiling it (numba recompiles, once, only for a different CPU)
+ENV NUMBA_CACHE_DIR=/data/numba-cache
 RUN pip install --no-deps . \
     && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin nudge \
     && mkdir -p /data/state /data/models /data/sim \
+    && (cd / && python -c "from model.bandit import beta_race; assert beta_race.prepare()") \
     && chown -R nudge /data
 
 USER nudge

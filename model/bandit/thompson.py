@@ -61,7 +61,7 @@ from model.bandit.base import (
     reduce_max,
     sample_cumulative,
 )
-from model.bandit.beta_race import win_probabilities
+from model.bandit.beta_race import prepare, win_probabilities
 from model.bandit.draws import Draws
 from model.bandit.estimates import ArmArrays, check_target, evidence
 from model.bandit.siblings import sibling_groups, sibling_ratio
@@ -109,6 +109,7 @@ class ThompsonSampling:
             )
         if not 1.0 <= self.sharpness <= 1e3:
             raise PolicyConfigError(f"sharpness must be in [1, 1000], got {self.sharpness}")
+        prepare()  # the race's compiled kernel, now rather than at the first decision
 
     def posterior(
         self,
