@@ -10,8 +10,9 @@ A request goes: candidates (request's list or every active arm; retired arms dro
 policy. A blocked request still yields a decision, with ``arm_id`` None and ``reason``.
 A request with ``logged`` (another system's decision, replayed) names one candidate, and
 its decision records the logged propensity, policy and model version.
-The step's values (config, source, result, ids) live in ``model.step_values`` and its
-per-engine lookups in ``model.step_arrays``; both are re-exported here.
+The step's values (config, source, result, ids) live in ``model.step_values`` (re-exported
+here), the records and wire decisions it builds in ``model.step_records``, and its
+per-engine lookups in ``model.step_arrays``.
 """
 
 from __future__ import annotations
@@ -25,19 +26,18 @@ from model.bandit import Policy, PolicyContext
 from model.bandit.estimates import ArmArrays
 from model.catalog import Catalog
 from model.events import (
-    SCHEMA_VERSION,
     Conversion,
     Decision,
     DecisionRequest,
     Event,
     Impression,
-    LoggedChoice,
 )
 from model.guardrails import screen
 from model.online import OnlineLinear
 from model.reward import already_credited, attribute, credit, event_reward, note_purchase
 from model.scoring import ConstantScorer, Scorer
 from model.step_arrays import CandidateSet, PooledStats
+from model.step_records import LOGGED_MARKER, as_logged, decision_of, no_nudge_record
 from model.step_values import (
     ORPHAN_IMPRESSION,
     EngineConfig,
@@ -62,9 +62,6 @@ from state import (
 
 __all__ = ["ORPHAN_IMPRESSION", "Engine", "EngineConfig", "Outcome", "Source", "StepResult"]
 __all__ += ["LOGGED_MARKER", "decision_id_for", "rng_for"]
-
-# policy and model_version of a replayed decision whose log names neither
-LOGGED_MARKER = "logged"
 
 
 _CACHED_CANDIDATE_SETS = 256  # distinct candidate lists whose lookups are kept per engine
@@ -235,7 +232,7 @@ class Engine:
             policy=choice.policy or self.policy.name,
             score=float(scores[choice.index]),
         )
-        return record if request.logged is None else _as_logged(record, request.logged)
+        return record if request.logged is None else as_logged(record, request.logged)
 
     def _scored(
         self,
@@ -255,36 +252,10 @@ class Engine:
         return prior.mean, self._online.version, context
 
     def _no_nudge(self, request: DecisionRequest, decision_id: str, reason: str) -> DecisionRecord:
-        return DecisionRecord(
-            decision_id=decision_id,
-            request_id=request.event_id,
-            ts_ms=request.ts,
-            model_version=self.scorer.version,
-            policy=self.policy.name,
-            reason=reason,
-        )
+        return no_nudge_record(request, decision_id, reason, self.scorer.version, self.policy.name)
 
     def _decision(self, request: DecisionRequest, record: DecisionRecord) -> Decision:
-        """The wire decision of a stored record (the same for a redelivered request)."""
-        arm_id = record.arm_id
-        arm = self.catalog.arm(arm_id) if arm_id is not None and arm_id in self.catalog else None
-        return Decision(
-            schema_version=SCHEMA_VERSION,
-            event_id=record.decision_id,
-            ts=request.ts,
-            user_id=request.user_id,
-            decision_id=record.decision_id,
-            request_id=record.request_id,
-            arm_id=arm_id,
-            product_id=arm.product.product_id if arm else None,
-            strategy_id=arm.strategy.strategy_id if arm else None,
-            propensity=record.propensity,
-            explored=record.explored,
-            policy=record.policy,
-            model_version=record.model_version,
-            score=record.score,
-            reason=record.reason,
-        )
+        return decision_of(self.catalog, request, record)
 
     def _redelivered(self, state: UserState, event: Event) -> StepResult:
         """Answer a repeated request with its stored decision; other repeats change nothing."""
@@ -333,17 +304,3 @@ class Engine:
         success = conversion.kind in config.success_kinds
         new_state = credit(state, record, conversion, reward, success, config.half_life_seconds)
         return StepResult(new_state, Outcome.APPLIED, arm_id=record.arm_id)
-
-
-def _as_logged(record: DecisionRecord, logged: LoggedChoice) -> DecisionRecord:
-    """The pinned arm's decision as the other system logged it: its propensity (so that
-    off-policy estimates of the replayed topics equal those of the log), its policy and
-    model version (``"logged"`` when the log names none)."""
-    explored = logged.propensity < 1.0 if logged.explored is None else logged.explored
-    return msgspec.structs.replace(
-        record,
-        propensity=logged.propensity,
-        explored=explored,
-        policy=logged.policy or LOGGED_MARKER,
-        model_version=logged.model_version or LOGGED_MARKER,
-    )
