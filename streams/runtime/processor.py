@@ -63,6 +63,7 @@ class EventProcessor:
         self.holder, self.metrics = holder, metrics
         self.population = population or PopulationTally()
         self.online = OnlineTally()  # under population_lock too
+        self._online_on = settings.online_model
         self.population_lock = threading.Lock()
         self._max_bytes = settings.max_event_bytes
         self._partitions = settings.partitions
@@ -118,7 +119,11 @@ class EventProcessor:
             return None, [self._reject(kind, source, key, value, rejection)]
         if result.outcome is Outcome.APPLIED and result.arm_id is not None:
             self._pool(key, result.arm_id, before, result.state)
-        elif isinstance(event, DecisionRequest) and not self.holder.engine.model_loaded:
+        elif (
+            self._online_on
+            and isinstance(event, DecisionRequest)
+            and not self.holder.engine.model_loaded
+        ):
             self.online.note_request(key, event.context)  # the online model learns
         outputs = self._emit(kind, source, key, value, result, event)
         if result.decision is not None:

@@ -170,7 +170,7 @@ def test_the_worker_learns_from_its_events_and_the_maintenance_refit_serves_it()
     from streams.runtime.processor import EventProcessor
     from streams.runtime.settings import Settings
 
-    settings, catalog, events = Settings(partitions=1), small_catalog(), Events()
+    settings, catalog, events = Settings(partitions=1, online_model=True), small_catalog(), Events()
     holder = EngineHolder(Engine(catalog, build_policy("thompson", {}), ConstantScorer()))
     processor = EventProcessor(settings, holder, Metrics(CollectorRegistry()))
     key, stored = b"u1", [None]
@@ -194,3 +194,34 @@ def test_the_worker_learns_from_its_events_and_the_maintenance_refit_serves_it()
     assert not processor.online.changed and holder.engine.population is not None
     again = msgspec.json.decode(send("decision-requests", events.request(), 1)[0].value)
     assert again["model_version"] == "online-1"
+
+
+def test_the_worker_keeps_the_online_model_off_unless_asked() -> None:
+    """Off by default (``NUDGE_ONLINE_MODEL``): learnt from this worker's outcomes only and
+    lost on a crash, it would decide a redelivered request differently."""
+    from prometheus_client import CollectorRegistry
+
+    from streams.runtime.holder import EngineHolder
+    from streams.runtime.metrics import Metrics
+    from streams.runtime.processor import EventProcessor
+    from streams.runtime.settings import Settings
+
+    settings, catalog, events = Settings(partitions=1), small_catalog(), Events()
+    assert not settings.online_model
+    holder = EngineHolder(Engine(catalog, build_policy("thompson", {}), ConstantScorer()))
+    processor = EventProcessor(settings, holder, Metrics(CollectorRegistry()))
+    stored: list[bytes | None] = [None]
+
+    def send(kind: str, event: object, offset: int) -> list:
+        value = msgspec.json.encode(event)
+        new, outputs = processor.process(
+            settings.topic(kind), 0, offset, b"u1", value, lambda: stored[0]
+        )
+        stored[0] = new if new is not None else stored[0]
+        return outputs
+
+    decision = msgspec.json.decode(send("decision-requests", events.request(), 0)[0].value)
+    send("impressions", events.impression(decision["decision_id"], decision["arm_id"]), 0)
+    send("conversions", events.conversion(decision_id=decision["decision_id"]), 0)
+    assert not processor.online.changed
+    assert Settings.from_env({"NUDGE_ONLINE_MODEL": "true"}).online_model
