@@ -109,6 +109,14 @@ def _add_engine_flags(parser: argparse.ArgumentParser) -> None:
     for name, text in int_flags:
         group.add_argument(f"--{name.replace('_', '-')}", type=int, help=env_help(name, text))
     group.add_argument(
+        "--online-model",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="serve the cold-start online model until a trained model is loaded; learnt "
+        "from this worker's outcomes and lost on a crash, so a redelivered request can be "
+        "decided differently (env NUDGE_ONLINE_MODEL, default false)",
+    )
+    group.add_argument(
         "--commit-interval-seconds",
         type=float,
         help=env_help(
