@@ -39,8 +39,19 @@ check: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
+# The soak (tests/integration/test_soak.py: 5 minutes of steady traffic at 300 requests/s,
+# ~5 % of a core) runs beside the rest of the suite, with its own broker and temp folder,
+# so it adds no wall time; its output is printed after the suite's and both must pass.
+SOAK_DIR := .nudge/soak
 test: setup check
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	@mkdir -p $(SOAK_DIR); \
+	$(BIN)/pytest -q -s -p no:cacheprovider --basetemp=$(SOAK_DIR)/tmp \
+	  tests/integration/test_soak.py >$(SOAK_DIR)/pytest.log 2>&1 & soak=$$!; \
+	trap 'kill $$soak 2>/dev/null' INT TERM; \
+	$(BIN)/pytest -q --ignore=tests/integration/test_soak.py $(PYTEST_ARGS); suite=$$?; \
+	echo "--- the soak, run beside the suite (tests/integration/test_soak.py) ---"; \
+	wait $$soak; soaked=$$?; cat $(SOAK_DIR)/pytest.log; \
+	test $$suite -eq 0 && test $$soaked -eq 0
 
 unit: $(STAMP)
 	$(BIN)/pytest -q -m "not integration" $(PYTEST_ARGS)
