@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,10 @@ or per context, .csv or .npy), or oracle (the simulator's truth; needs --sim-use
 Reports replay, IPS, SNIPS and DR with bootstrap intervals, per position too when the
 log has slots, and for product:strategy arms the per-product CR lift and split-half
 bound; writes report.md, estimates.json, estimates.png, lift.png and report.html into
---out-dir. An impression-level export (--columns with "outcome") is read straight into
-arrays where that gives what its events give (each row its own user), else as events.
+--out-dir. A reward model fit on fewer than 10 rounds per (segment, arm) cell, or a DR
+outside the range of the logged rewards, is a warning (report and stderr). An
+impression-level export (--columns with "outcome") is read straight into arrays where
+that gives what its events give (each row its own user), else as events.
 """
 
 
@@ -140,6 +143,8 @@ def _run(args: argparse.Namespace) -> int:
     if fb.reward.any():
         report = report.with_result(evaluate_target(fb, config, env))
     write_report(report)
+    for warning in report.warnings:  # in the report too; here where it is not missed
+        print(f"nudge: warning: {warning}", file=sys.stderr)
     return 0
 
 
