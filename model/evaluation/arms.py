@@ -18,7 +18,14 @@ import numpy as np
 
 from model.catalog import Catalog
 
-__all__ = ["ArmSpace", "UnknownArmsError", "natural_order", "split_known"]
+__all__ = [
+    "ArmSpace",
+    "UnknownArmsError",
+    "arm_space",
+    "natural_order",
+    "split_known",
+    "split_known_codes",
+]
 
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
 
@@ -70,6 +77,18 @@ class ArmSpace:
         return len(self.arm_ids)
 
 
+def arm_space(arms: ArmSpace | Catalog | Sequence[str] | None, seen: Iterable[str]) -> ArmSpace:
+    """The arms an evaluation indexes: ``arms`` (a catalog, plain ids), else the ids
+    ``seen`` in the log."""
+    if arms is None:
+        return ArmSpace.derived(seen)
+    if isinstance(arms, ArmSpace):
+        return arms
+    if isinstance(arms, Catalog):
+        return ArmSpace.from_catalog(arms)
+    return ArmSpace.plain(arms, "given")
+
+
 def natural_order(ids: Iterable[str]) -> list[str]:
     """Numbers by value first, then the rest as text."""
 
@@ -94,6 +113,25 @@ def split_known(
         raise UnknownArmsError(_unknown_message(dropped, len(arm_ids), space))
     if not keep.any():
         raise UnknownArmsError(_unknown_message(dropped, len(arm_ids), space))
+    return keep, action[keep], dropped
+
+
+def split_known_codes(
+    table: Sequence[str], codes: np.ndarray, space: ArmSpace, *, drop_unknown: bool
+) -> tuple[np.ndarray, np.ndarray, Counter[str]]:
+    """:func:`split_known` of the arm ids ``table[codes]`` (``codes`` (n,) int), with
+    the same result and the same error, counting distinct ids instead of rows."""
+    index = {a: i for i, a in enumerate(space.arm_ids)}
+    action = np.array([index.get(a, -1) for a in table], np.int64)[codes]
+    keep = action >= 0
+    unknown, first, counts = np.unique(codes[~keep], return_index=True, return_counts=True)
+    dropped: Counter[str] = Counter()
+    for k in np.argsort(first, kind="stable").tolist():  # in order of first appearance
+        dropped[table[unknown[k]]] = int(counts[k])
+    if dropped and not drop_unknown:
+        raise UnknownArmsError(_unknown_message(dropped, len(codes), space))
+    if not keep.any():
+        raise UnknownArmsError(_unknown_message(dropped, len(codes), space))
     return keep, action[keep], dropped
 
 

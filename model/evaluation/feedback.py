@@ -16,17 +16,24 @@ import numpy as np
 
 from model.attribution import AttributionRule, attribute_log
 from model.catalog import Catalog
-from model.evaluation.arms import ArmSpace, split_known
+from model.evaluation.arms import ArmSpace, arm_space, split_known
 from model.events import LogEvent
 
-__all__ = ["DecisionRows", "LoggedFeedback", "feedback_from_events", "feedback_from_rows"]
+__all__ = [
+    "DecisionRows",
+    "LoggedFeedback",
+    "feedback_from_events",
+    "feedback_from_rows",
+    "slot_of",
+]
 
 
 @dataclass(frozen=True)
 class LoggedFeedback:
     """One row per logged decision that showed a known arm, in log order.
 
-    ``user_ids``/``decision_ids`` (n,) str; ``contexts``: the request contexts; ``action``
+    ``user_ids``/``decision_ids`` (n,) str; ``contexts``: the request contexts (read-only:
+    rows with the same context may share one dict); ``action``
     (n,) arm index into ``arms.arm_ids``; ``pscore`` (n,) logging propensity; ``reward``
     (n,) the attributed reward; ``ts_ms`` (n,); ``position`` (n,) the slot of the round
     (0 when the log has none); ``policy`` (n,) the logging policy's name; ``item`` (n,)
@@ -126,7 +133,7 @@ def feedback_from_rows(
     """Index ``rows`` by ``arms`` (a catalog, plain ids, or None: the log's own ids)."""
     if not rows.arm_ids:
         raise ValueError("the log holds no decision that showed an arm")
-    space = _space(arms, rows.arm_ids)
+    space = arm_space(arms, rows.arm_ids)
     keep, action, dropped = split_known(rows.arm_ids, space, drop_unknown=drop_unknown)
     index = np.flatnonzero(keep)
     return LoggedFeedback(
@@ -144,16 +151,6 @@ def feedback_from_rows(
         dropped=dict(dropped),
         reward_rule=reward_rule,
     )
-
-
-def _space(arms: ArmSpace | Catalog | Sequence[str] | None, seen: Sequence[str]) -> ArmSpace:
-    if arms is None:
-        return ArmSpace.derived(seen)
-    if isinstance(arms, ArmSpace):
-        return arms
-    if isinstance(arms, Catalog):
-        return ArmSpace.from_catalog(arms)
-    return ArmSpace.plain(arms, "given")
 
 
 def feedback_from_events(
@@ -177,13 +174,14 @@ def feedback_from_events(
         rows.pscore.append(d.propensity)
         rows.reward.append(found.reward)
         rows.ts_ms.append(d.ts)
-        rows.position.append(_position(found.context.get(position_key)))
+        rows.position.append(slot_of(found.context.get(position_key)))
         rows.policy.append(d.policy)
         rows.contexts.append(dict(found.context))
     return feedback_from_rows(rows, arms, drop_unknown=drop_unknown, reward_rule=rule.describe())
 
 
-def _position(value: Any) -> int:
+def slot_of(value: Any) -> int:
+    """The slot a context's ``position`` value names (0: none, or not a number)."""
     try:
         return int(value) if value is not None else 0
     except (TypeError, ValueError):

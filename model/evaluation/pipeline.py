@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from model.evaluation.checks import reward_model_warnings
 from model.evaluation.estimators import (
     Estimate,
     bootstrap_ratio,
@@ -154,6 +155,7 @@ class OffPolicyResult:
     by_position: dict[int, list[Estimate]] = field(default_factory=dict)
     truth: float | None = None
     lifts: dict[str, Lift] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # why not to trust a figure
 
 
 def evaluate_target(
@@ -178,6 +180,9 @@ def evaluate_target(
     rounds = EvalRounds(fb.reward[test], fb.action[test], fb.pscore[test], dist, q)
     result = OffPolicyResult(int(train.sum()), len(test))
     result.rows = OffPolicyEvaluation(ESTIMATORS, config.n_bootstrap).estimate(rounds, rng)
+    result.warnings = reward_model_warnings(
+        result.n_fit, len(model.segments), fb.n_arms, fb.reward, result.rows
+    )
     result.by_position = _by_position(config, fb.position[test], rounds, rng)
     if env is not None:
         result.truth = env.policy_value(env.user_index(fb.user_ids[test]), dist)

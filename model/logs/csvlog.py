@@ -16,9 +16,9 @@ import msgspec
 from model.events import LogEvent
 from model.logs.cells import RowError
 from model.logs.columnar import Fallback, read_batches
-from model.logs.common import JSON_COLUMNS, LOG_COLUMNS, FieldInfo, LogFormatError
+from model.logs.common import JSON_COLUMNS, LOG_COLUMNS, LogFormatError
 from model.logs.mapping import ColumnMapping
-from model.logs.plan import OMIT, CsvPlan
+from model.logs.plan import CsvPlan
 
 
 def _open_text(path: str | Path, mode: str, encoding: str) -> IO[str]:
@@ -115,26 +115,34 @@ def _columnar(mapping: ColumnMapping) -> bool:
     )
 
 
+def columnar_plan(path: str | Path, mapping: ColumnMapping) -> CsvPlan | None:
+    """The plan of an impression-level export the column-wise readers can take, checked
+    against its header; None when they cannot (another mapping, no header, a header
+    over several lines): the row reader reads such a file."""
+    if not _columnar(mapping):
+        return None
+    with _open_text(path, "r", mapping.encoding) as text:
+        reader = csv.reader(text, delimiter=mapping.delimiter)
+        header = _next_row(reader, path, 0)
+        if header is None or reader.line_num != 1:
+            return None
+        plan = CsvPlan(mapping, header, path)
+    assert plan.rows is not None
+    return plan
+
+
 def _read_columns(
     path: str | Path, mapping: ColumnMapping
 ) -> Generator[list[LogEvent], None, int | None]:
     """The events of an impression-level export, a list per batch of rows; returns the
     row from which the row reader must read on (None: all read)."""
-    with _open_text(path, "r", mapping.encoding) as text:
-        reader = csv.reader(text, delimiter=mapping.delimiter)
-        header = _next_row(reader, path, 0)
-        if header is None or reader.line_num != 1:
-            return None if header is None else 1
-        plan = CsvPlan(mapping, header, path)
+    plan = columnar_plan(path, mapping)
+    if plan is None:
+        return 1
     assert plan.rows is not None
     context = plan.context_cells or []
-
-    def missing(f: FieldInfo, column: str) -> object:
-        value = plan._missing("decision", f, column, absent=True)
-        return None if value is OMIT else value
-
     batches = read_batches(
-        path, mapping, plan.width, plan.cells["decision"], plan.rows, context, missing
+        path, mapping, plan.width, plan.cells["decision"], plan.rows, context, plan.absent
     )
     try:
         yield from batches

@@ -150,6 +150,12 @@ class CsvPlan:
             f"unknown type {value!r} in column {column!r} (expected one of {', '.join(expected)})"
         )
 
+    def absent(self, f: FieldInfo, column: str) -> object:
+        """The value of a decision's field whose column the header lacks (None: the
+        field's own default), or a ``RowError``; for the column-wise readers."""
+        value = self._missing("decision", f, column, absent=True)
+        return None if value is OMIT else value
+
     def _missing(self, kind: str, f: FieldInfo, column: str, *, absent: bool) -> object:
         """The value of a field whose column is absent or whose cell is empty."""
         if f.name in self.mapping.defaults:

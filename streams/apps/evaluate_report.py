@@ -35,10 +35,11 @@ class Report:
     by_position: dict[int, list[Any]] = field(default_factory=dict)
     truth: float | None = None
     lifts: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def with_result(self, result: Any) -> Report:
         """This report with what ``model.evaluation.pipeline.evaluate_target`` found."""
-        found = ("n_fit", "n_test", "rows", "by_position", "truth", "lifts")
+        found = ("n_fit", "n_test", "rows", "by_position", "truth", "lifts", "warnings")
         return replace(self, **{name: getattr(result, name) for name in found})
 
     @property
@@ -110,6 +111,8 @@ def _markdown(r: Report) -> list[str]:
     lines += [_estimate_line(e) for e in r.rows]
     if r.truth is not None:
         lines += [f"| truth (simulator) | {r.truth:.4f} | | | |"]
+    if r.warnings:
+        lines += ["", *(f"warning: {w}." for w in r.warnings)]
     lines += _positions(r) + _lift_lines(r) + _bootstrap_lines(r)
     why = randomization(fb)
     if why is not None:
@@ -207,6 +210,7 @@ def _document(r: Report) -> dict[str, Any]:
         "bootstrap_resamples": r.args.bootstrap,
         "bootstrap_trusted": r.args.bootstrap >= MIN_TRUSTED_BOOTSTRAP,
         "estimates": [_estimate_doc(e) for e in r.rows],
+        "warnings": r.warnings,
         "by_position": {str(k): [_estimate_doc(e) for e in v] for k, v in r.by_position.items()},
         "truth": r.truth,
         "lift": {

@@ -161,7 +161,14 @@ def read_log_checked(path: Path, columns: Path | None) -> Any:
     """The events of log ``path`` read through the mapping file ``columns`` (if any). A
     missing or unreadable file, a bad mapping and a bad row are each one
     ``LogFormatError`` line naming the file, the same for replay, train and evaluate."""
-    from model.logs import load_column_mapping, read_log
+    from model.logs import read_log
 
-    mapping = load_column_mapping(columns, log=path) if columns else None
-    return read_log(path, mapping)
+    return read_log(path, mapping_checked(path, columns))
+
+
+def mapping_checked(path: Path, columns: Path | None) -> Any:
+    """The column mapping in file ``columns`` for log ``path`` (None without one); a
+    bad mapping, or one for a log that is not CSV, is one ``LogFormatError`` line."""
+    from model.logs import load_column_mapping
+
+    return load_column_mapping(columns, log=path) if columns else None
