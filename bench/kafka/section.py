@@ -3,6 +3,7 @@ worker's throughput cases, latency at fixed rates, 2 workers vs 1 and RSS at man
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import tempfile
@@ -18,6 +19,7 @@ from confluent_kafka import KafkaException
 from bench.kafka import load
 from bench.kafka.baselines import run_baseline
 from bench.kafka.context import Bench
+from bench.kafka.cpu import cores_used
 from bench.kafka.latency import paced_round_trip
 from bench.kafka.memory import worker_rss
 from bench.kafka.procs import NUDGE, broker, workers
@@ -107,20 +109,36 @@ def _latency(bench: Bench, engine: str, sizes: KafkaSizes) -> dict[str, Any]:
     report: dict[str, Any] = {}
     # a brand-new topic can take seconds before a consumer is served: prime the echo
     paced_round_trip(bench.bootstrap, echo, echo, _event_id, 20, 1.0, sizes.users, "p", 0)
-    with workers(lambda _: bench.worker(names, env, "latency"), 1):
+    with workers(lambda _: bench.worker(names, env, "latency"), 1) as started:
+        pids = {"worker": started[0].pid, **_broker_pid(bench)}
         for rate in sizes.latency_rates:
             note(f"{engine} latency at {rate} requests/s ({sizes.latency_seconds:g} s)")
             requests, decisions = names.topic("decision-requests"), names.topic("decisions")
             seconds, users = sizes.latency_seconds, sizes.users
             # the echo first: a worker that falls behind would still be busy during it
-            baseline = paced_round_trip(
-                bench.bootstrap, echo, echo, _event_id, rate, seconds, users, f"e{rate}"
-            )
-            worker = paced_round_trip(
-                bench.bootstrap, requests, decisions, _request_id, rate, seconds, users, f"l{rate}"
-            )
-            report[str(rate)] = {"worker": worker, "echo": baseline}
+            with cores_used(pids) as echo_cores:
+                baseline = paced_round_trip(
+                    bench.bootstrap, echo, echo, _event_id, rate, seconds, users, f"e{rate}"
+                )
+            with cores_used(pids) as worker_cores:
+                worker = paced_round_trip(
+                    bench.bootstrap, requests, decisions, _request_id, rate, seconds, users,
+                    f"l{rate}",
+                )  # fmt: skip
+            report[str(rate)] = {
+                "worker": worker | {"cores_used": worker_cores},
+                "echo": baseline | {"cores_used": echo_cores},
+            }
     return report
+
+
+def _broker_pid(bench: Bench) -> dict[str, int]:
+    """The broker's process id, from the pid file ``nudge broker start`` keeps."""
+    try:
+        info = json.loads((bench.work_dir / "broker" / "broker.json").read_text())
+        return {"broker": int(info["pid"])}
+    except (OSError, ValueError, KeyError):
+        return {}
 
 
 def _request_id(decision: dict[str, Any]) -> str:

@@ -94,9 +94,12 @@ def _other_rows(engine: str, data: Mapping[str, Any]) -> list[str]:
         limit = {"500": 10, "2000": 25}.get(rate)
         cells = " / ".join(_fmt(w.get(k), 1) for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms"))
         echo = " / ".join(_fmt(e.get(k), 1) for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms"))
+        cores = w.get("cores_used") or {}
+        split = " / ".join(_fmt(cores.get(k), 2) for k in ("machine", "worker", "broker"))
         rows.append(
             f"| {engine} | latency p50/p95/p99/max ms at {rate}/s (lost "
-            f"{_fmt(w.get('lost'))}) | {cells} | broker echo {echo} | – | "
+            f"{_fmt(w.get('lost'))}; cores busy machine / worker / broker {split}) | {cells} "
+            f"| broker echo {echo} | – | "
             f"{'p99 <= ' + str(limit) + ' ms' if limit else '–'} |"
         )
     one = pick(data, "scale", "one_worker", "decisions_per_second")

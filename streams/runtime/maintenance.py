@@ -52,12 +52,16 @@ class Maintenance(threading.Thread):
         self.catalog_watch = CatalogWatch(path, holder, metrics) if path else None
         self.stopping = threading.Event()
         self._published_lag: set[tuple[str, str]] = set()
+        self._reader: Any = None
 
     def stop(self) -> None:
         self.stopping.set()
 
     def run(self) -> None:
         consumer = make_consumer(self.settings, group_id=None)
+        # reads the group's committed offsets for the lag; made once (a new client per
+        # round cost the broker a connection and a coordinator look-up every 5 s)
+        self._reader = make_consumer(self.settings, group_id=self.settings.app_id)
         try:
             assign_at_end(consumer, self.settings.topic("model-updates"))
             self._guarded(self._look_on_disk)  # an announcement made while starting
@@ -73,6 +77,7 @@ class Maintenance(threading.Thread):
                     next_round = time.monotonic() + self.interval_seconds
         finally:
             consumer.close()
+            self._reader.close()
 
     def _round(self, consumer: Any) -> None:
         if self.catalog_watch is not None:
@@ -110,7 +115,7 @@ class Maintenance(threading.Thread):
         offset (the log start before the first commit), as ``streams.runtime.lag`` defines."""
         kinds = self.processor.kind_of
         tps = [tp for tp in self.assignment() if tp.topic in kinds]
-        committed = _committed(self.settings, tps)
+        committed = _committed(self._reader, tps)
         highwaters, earliest = {}, {}
         for tp in tps:
             low, high = consumer.get_watermark_offsets(tp, timeout=5)
@@ -128,13 +133,10 @@ class Maintenance(threading.Thread):
         self._published_lag = current
 
 
-def _committed(settings: Settings, tps: list[Any]) -> dict[tuple[str, int], int | None]:
-    """The group's committed offsets, read by a consumer that never joins the group."""
+def _committed(reader: Any, tps: list[Any]) -> dict[tuple[str, int], int | None]:
+    """The group's committed offsets, read by ``reader``: a consumer with the group's id
+    that never subscribes, so it never joins the group."""
     if not tps:
         return {}
-    reader = make_consumer(settings, group_id=settings.app_id)
-    try:
-        found = reader.committed(tps, timeout=5)
-    finally:
-        reader.close()
+    found = reader.committed(tps, timeout=5)
     return {(tp.topic, tp.partition): (tp.offset if tp.offset >= 0 else None) for tp in found}

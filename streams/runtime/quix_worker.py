@@ -34,13 +34,27 @@ from streams.runtime.metrics import Metrics
 from streams.runtime.processor import DEAD_LETTER, EventProcessor, Output
 from streams.runtime.settings import Settings
 
-__all__ = ["STATE_KEY", "QuixWorker", "build_application"]
+__all__ = [
+    "STATE_KEY",
+    "QuixWorker",
+    "build_application",
+    "consumer_extra_config",
+    "producer_extra_config",
+]
 
 log = logging.getLogger(__name__)
 # The state key under each user's prefix (``streams.runtime.inspect.quix_state_key``).
 STATE_KEY = "s"
 _POLL_TIMEOUT_SECONDS = 0.002
+# Fewer, fuller requests to the broker. On a 2-core machine the broker shares the cores
+# with the worker, and one produce or fetch request per decision cost it ~0.8 of a core at
+# 2,000 requests/s; with a 5 ms linger and fetches that wait up to 5 ms for 64 KiB it used
+# ~0.6, the worker kept up (p99 47-134 ms instead of 140-600 ms) at the price of ~5 ms more
+# p50 at 500/s (paired runs of `python -m bench.kafka.latency_probe`; bench/README.md).
+# NUDGE_PRODUCER_CONFIG / NUDGE_CONSUMER_CONFIG override them.
 _FETCH_WAIT_MS = 5
+_FETCH_MIN_BYTES = 64 * 1024
+_LINGER_MS = 5
 
 
 class _OutputValue(Serializer):
@@ -67,17 +81,31 @@ def build_application(settings: Settings) -> Application:
         ),
         processing_guarantee=settings.processing_guarantee,  # type: ignore[arg-type]
         loglevel=None,  # logging is ours (streams.runtime.logs): one format, repeats folded
-        # murmur2, as the contract requires: decisions co-partitioned with the requests
-        producer_extra_config={"partitioner": "murmur2_random", "linger.ms": 2},
+        producer_extra_config=producer_extra_config(settings),
         auto_create_topics=True,
         # Quix fetches in batches that wait until full or this timeout: at a few hundred
         # requests/s a long timeout is the decision's latency (1 s by default)
         consumer_poll_timeout=_POLL_TIMEOUT_SECONDS,
-        # Concat-ed topics are read in event-time order: a partition whose buffer ran dry
-        # holds the others back until a fetch response tells its high watermark, and an
-        # idle partition's fetch waits up to fetch.wait.max.ms (500 by default) for data
-        consumer_extra_config={"fetch.wait.max.ms": _FETCH_WAIT_MS},
+        consumer_extra_config=consumer_extra_config(settings),
     )
+
+
+def producer_extra_config(settings: Settings) -> dict[str, Any]:
+    """The worker's producer properties: batching, then ``NUDGE_PRODUCER_CONFIG``; murmur2
+    always, as the contract requires (decisions co-partitioned with the requests)."""
+    return {"linger.ms": _LINGER_MS, **settings.producer_config, "partitioner": "murmur2_random"}
+
+
+def consumer_extra_config(settings: Settings) -> dict[str, Any]:
+    """The worker's consumer properties, then ``NUDGE_CONSUMER_CONFIG``. Concat-ed topics
+    are read in event-time order: a partition whose buffer ran dry holds the others back
+    until a fetch response tells its high watermark, and an idle partition's fetch waits
+    up to fetch.wait.max.ms (500 by default) for data: hence the short wait."""
+    return {
+        "fetch.wait.max.ms": _FETCH_WAIT_MS,
+        "fetch.min.bytes": _FETCH_MIN_BYTES,
+        **settings.consumer_config,
+    }
 
 
 class QuixWorker:

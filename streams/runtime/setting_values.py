@@ -6,6 +6,7 @@ secured cluster's settings hold together, or fail naming the variable).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ __all__ = [
     "Secret",
     "SettingsError",
     "check_choice",
+    "check_client_properties",
     "check_security",
     "parse_variable",
     "read_secret",
@@ -131,3 +133,29 @@ def parse_bool(raw: str) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise ValueError("expected true or false")
+
+
+# Properties a client-config setting may not set: each has its own setting, or would
+# break what the worker relies on (its group, its offsets, its partitioner)
+_RESERVED_PROPERTIES = (
+    "bootstrap.servers",
+    "security.protocol",
+    "group.id",
+    "enable.auto.commit",
+    "enable.auto.offset.store",
+    "partitioner",
+    "transactional.id",
+)
+
+
+def check_client_properties(var: str, properties: Mapping[str, Any], engine: str) -> None:
+    """Extra librdkafka properties: plain values, none reserved, the Quix engine only."""
+    if not properties:
+        return
+    if engine != "quix":
+        raise SettingsError(f"{var} applies to the quix engine (librdkafka); {engine} takes none")
+    for key, value in properties.items():
+        if key in _RESERVED_PROPERTIES or key.startswith(("sasl.", "ssl.")):
+            raise SettingsError(f"{var}: {key!r} is not settable here (it has its own setting)")
+        if not isinstance(value, str | int | float | bool):
+            raise SettingsError(f"{var}: {key!r} must be a string, number or boolean")

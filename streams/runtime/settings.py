@@ -20,6 +20,7 @@ from streams.runtime.setting_values import (
     Secret,
     SettingsError,
     check_choice,
+    check_client_properties,
     check_security,
     parse_variable,
     read_secret,
@@ -110,6 +111,12 @@ class Settings:
     engine: str = "quix"
     processing_guarantee: str = "at-least-once"
     commit_interval_seconds: float = 1.0
+    # librdkafka properties for the Quix worker's producer and consumer (JSON objects), on
+    # top of its defaults (streams.runtime.quix_worker: linger, fetch batching), e.g.
+    # {"linger.ms": 0} for the lowest latency at low rates; connection and security
+    # properties have their own settings and are refused here
+    producer_config: Mapping[str, Any] = field(default_factory=dict)
+    consumer_config: Mapping[str, Any] = field(default_factory=dict)
     # The cold-start online model (model.online) as the prior until a trained model is
     # loaded. Off by default: it is learnt from this worker's own outcomes and lost on a
     # crash, so a request redelivered after a crash (its decision already published, the
@@ -145,6 +152,8 @@ class Settings:
         check_choice("NUDGE_PROCESSING_GUARANTEE", self.processing_guarantee, PROCESSING_GUARANTEES)
         if not self.commit_interval_seconds > 0:
             raise SettingsError("NUDGE_COMMIT_INTERVAL_SECONDS must be > 0")
+        for name in ("producer_config", "consumer_config"):
+            check_client_properties(f"NUDGE_{name.upper()}", getattr(self, name), self.engine)
         self._build_password()
         check_security(self)
 

@@ -113,3 +113,44 @@ def test_a_bad_flag_is_named_as_the_flag_a_bad_variable_as_the_variable(
     args = parser.parse_args(["topics", "create"])
     with pytest.raises(SettingsError, match="^NUDGE_PARTITIONS must be >= 1"):
         settings_from(args, env={"NUDGE_PARTITIONS": "0"})
+
+
+def test_client_properties_override_the_workers_defaults_but_not_the_contract() -> None:
+    from streams.runtime.quix_worker import consumer_extra_config, producer_extra_config
+
+    default = Settings()
+    assert producer_extra_config(default)["linger.ms"] == 5
+    assert consumer_extra_config(default)["fetch.min.bytes"] == 64 * 1024
+    env = {
+        "NUDGE_PRODUCER_CONFIG": '{"linger.ms": 0, "compression.type": "lz4"}',
+        "NUDGE_CONSUMER_CONFIG": '{"fetch.wait.max.ms": 1}',
+    }
+    tuned = Settings.from_env(env)
+    producer = producer_extra_config(tuned)
+    assert producer["linger.ms"] == 0 and producer["compression.type"] == "lz4"
+    assert producer["partitioner"] == "murmur2_random"  # the contract's, always
+    assert consumer_extra_config(tuned)["fetch.wait.max.ms"] == 1
+    assert Settings.from_env(tuned.to_env()).producer_config == tuned.producer_config
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"NUDGE_PRODUCER_CONFIG": '{"partitioner": "random"}'},
+            "NUDGE_PRODUCER_CONFIG: 'partitioner'",
+        ),
+        (
+            {"NUDGE_CONSUMER_CONFIG": '{"sasl.password": "x"}'},
+            "NUDGE_CONSUMER_CONFIG: 'sasl.password'",
+        ),
+        ({"NUDGE_CONSUMER_CONFIG": '{"group.id": "other"}'}, "'group.id' is not settable"),
+        ({"NUDGE_PRODUCER_CONFIG": '{"linger.ms": [1]}'}, "must be a string, number or boolean"),
+        ({"NUDGE_PRODUCER_CONFIG": '{"linger.ms": 0}', "NUDGE_ENGINE": "faust"}, "quix engine"),
+    ],
+)
+def test_client_properties_that_would_break_the_worker_are_refused(
+    env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)

@@ -116,6 +116,18 @@ def _add_engine_flags(parser: argparse.ArgumentParser) -> None:
         "from this worker's outcomes and lost on a crash, so a redelivered request can be "
         "decided differently (env NUDGE_ONLINE_MODEL, default false)",
     )
+    for name, text, example in (
+        ("producer_config", "producer", '{"linger.ms": 0}'),
+        ("consumer_config", "consumer", '{"fetch.wait.max.ms": 1}'),
+    ):
+        group.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=_json_object,
+            metavar="JSON",
+            help=env_help(
+                name, f"librdkafka properties of the quix worker's {text}, e.g. '{example}'"
+            ),
+        )
     group.add_argument(
         "--commit-interval-seconds",
         type=float,
