@@ -23,6 +23,7 @@ from streams.runtime.online import install_online
 from streams.runtime.processor import DEAD_LETTER, EventProcessor
 from streams.runtime.refresh import install_refresh
 from streams.runtime.settings import STATE_TABLE, Settings
+from streams.runtime.stall import StallWatch
 
 __all__ = ["STATE_TABLE", "build_app"]
 
@@ -75,7 +76,11 @@ def build_app(settings: Settings, holder: EngineHolder, metrics: Metrics) -> fau
     install_online(app, holder, processor.online)
     install_catalog_watch(app, settings, holder, metrics)
 
+    processed = [0]  # events handled, for the stall watch
+
     async def handle(message: Any) -> None:
+        processed[0] += 1
+
         def load() -> bytes | None:
             return table.get(message.key) if message.key is not None else None
 
@@ -96,9 +101,19 @@ def build_app(settings: Settings, holder: EngineHolder, metrics: Metrics) -> fau
     async def sample_state_size() -> None:
         metrics.state_keys.set(_count_keys(table))
 
-    install_lag_sampler(app, metrics, processor.kind_of)
+    sampler = install_lag_sampler(app, metrics, processor.kind_of)
     app.nudge_table = table  # type: ignore[attr-defined]
+    app.nudge_stall_watch = StallWatch(  # type: ignore[attr-defined]
+        lambda: processed[0], lambda: sampler.owed, lambda: _ready(app)
+    )
     return app
+
+
+def _ready(app: Any) -> bool:
+    """Consuming: not in a rebalance, and the tables' recovery has completed."""
+    recovery = getattr(getattr(app, "tables", None), "recovery", None)
+    completed = getattr(recovery, "completed", None)
+    return not app.rebalancing and completed is not None and completed.is_set()
 
 
 def _count_keys(table: Any, exact_below: int = 100_000) -> float:

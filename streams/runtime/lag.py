@@ -67,6 +67,7 @@ class LagSampler:
         self._gauge = metrics.consumer_lag
         self._kinds = dict(kinds)
         self._published: set[tuple[str, str]] = set()
+        self.owed = 0  # messages owed on this worker's partitions at the last sample
 
     async def sample(self) -> dict[Any, int]:
         """Query the broker once and publish; returns the lag per (topic, partition)."""
@@ -92,6 +93,7 @@ class LagSampler:
         for labels in self._published - current:
             self._gauge.remove(*labels)
         self._published = current
+        self.owed = sum(lags.values())
 
 
 def install_lag_sampler(

@@ -95,4 +95,5 @@ def _run_faust(settings: Settings, holder: EngineHolder, metrics: Metrics) -> No
     app = build_app(settings, holder, metrics)
     logging.getLogger("streams").setLevel(settings.log_level.upper())
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    app.nudge_stall_watch.start()  # type: ignore[attr-defined]
     worker.execute_from_commandline()
