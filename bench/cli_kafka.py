@@ -48,7 +48,13 @@ def add_kafka_arguments(parser: argparse.ArgumentParser) -> None:
         "--kafka-requests",
         type=int,
         default=_D.requests,
-        help=f"requests per throughput run ({_D.requests})",
+        help=f"requests per Quix throughput run ({_D.requests})",
+    )
+    group.add_argument(
+        "--faust-requests",
+        type=int,
+        default=_D.faust_requests,
+        help=f"requests per Faust throughput run: it is 5-9x slower ({_D.faust_requests})",
     )
     group.add_argument(
         "--worker-repeats",
@@ -105,6 +111,7 @@ def sizes_from(args: argparse.Namespace) -> KafkaSizes:
         latency_seconds=args.latency_seconds,
         rss_users=args.rss_users,
         faust_rss_users=args.faust_rss_users,
+        faust_requests=args.faust_requests,
     )
 
 

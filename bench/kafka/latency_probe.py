@@ -5,10 +5,12 @@
 
 A variant is ``NAME`` plus ``p:KEY=VALUE`` (producer) and ``c:KEY=VALUE`` (consumer)
 librdkafka properties, given to the worker as ``NUDGE_PRODUCER_CONFIG`` /
-``NUDGE_CONSUMER_CONFIG`` on top of its defaults. The variants run in turn, ``--rounds``
-times (so slow drifts of a shared machine hit all of them alike), each on its own topics
-with a fresh Quix worker; per rate the broker's echo round trip first, then the worker's
-(``bench.kafka.latency``), with the cores the machine, the worker and the broker used.
+``NUDGE_CONSUMER_CONFIG`` on top of its defaults, and ``e:NUDGE_NAME=VALUE``, a setting
+of the worker's environment (e.g. ``e:NUDGE_COMMIT_INTERVAL_SECONDS=0.25``). The variants
+run in turn, ``--rounds`` times (so slow drifts of a shared machine hit all of them
+alike), each on its own topics with a fresh Quix worker; per rate the broker's echo
+round trip first, then the worker's (``bench.kafka.latency``), with the cores the
+machine, the worker and the broker used.
 Prints one line per run and writes the JSON to ``bench/results/latency-probe-*.json``.
 """
 
@@ -32,16 +34,18 @@ PICK = ("p50_ms", "p95_ms", "p99_ms", "max_ms", "lost")
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, str]]:
-    """``NAME[:p:KEY=VALUE,c:KEY=VALUE,...]`` -> (name, NUDGE_* environment)."""
+    """``NAME[:p:KEY=VALUE,c:KEY=VALUE,e:NUDGE_NAME=VALUE,...]`` -> (name, NUDGE_* environment)."""
     name, _, spec = text.partition(":")
-    configs: dict[str, dict[str, Any]] = {"p": {}, "c": {}}
+    configs: dict[str, dict[str, Any]] = {"p": {}, "c": {}, "e": {}}
     for item in filter(None, spec.split(",")):
         side, _, pair = item.partition(":")
         key, _, value = pair.partition("=")
         if side not in configs or not key or not value:
             raise argparse.ArgumentTypeError(f"bad variant item {item!r}: use p:KEY=VALUE")
+        if side == "e" and not key.startswith("NUDGE_"):
+            raise argparse.ArgumentTypeError(f"bad variant item {item!r}: e: takes NUDGE_*")
         configs[side][key] = int(value) if value.lstrip("-").isdigit() else value
-    env = {}
+    env = {key: str(value) for key, value in configs["e"].items()}
     if configs["p"]:
         env["NUDGE_PRODUCER_CONFIG"] = json.dumps(configs["p"])
     if configs["c"]:
@@ -89,7 +93,7 @@ def _line(figures: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variant", action="append", type=parse_variant, required=True,
-                        help="NAME[:p:KEY=VALUE,c:KEY=VALUE,...] (repeat)")  # fmt: skip
+                        help="NAME[:p:K=V,c:K=V,e:NUDGE_NAME=V,...] (repeat)")  # fmt: skip
     parser.add_argument("--rates", default="500,2000", help="requests/s, comma-separated")
     parser.add_argument("--seconds", type=float, default=8.0, help="seconds per figure (8)")
     parser.add_argument("--rounds", type=int, default=2, help="times each variant runs (2)")
