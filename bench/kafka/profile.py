@@ -41,10 +41,15 @@ GROUPS = (
 )
 
 
+# py-spy options of the run (``--gil``: only the thread holding the GIL is sampled, so
+# threads waiting for it, e.g. the metrics server after a socket write, are not counted)
+SPY_OPTIONS: list[str] = []
+
+
 def _record(pid: int, path: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         ["py-spy", "record", "--pid", str(pid), "--format", "raw", "--output", str(path),
-         "--rate", "250", "--nonblocking"],
+         "--rate", "250", "--nonblocking", *SPY_OPTIONS],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -99,7 +104,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policy", default="thompson")
     parser.add_argument("--engine", default="quix")
     parser.add_argument("--out", type=Path, default=Path("bench/results/profile"))
+    parser.add_argument(
+        "--gil",
+        action="store_true",
+        help="sample only the thread holding the GIL (Python work; native calls that "
+        "release it, librdkafka's and RocksDB's, are then not seen)",
+    )
     args = parser.parse_args(argv)
+    SPY_OPTIONS[:] = ["--gil"] if args.gil else []
     if shutil.which("py-spy") is None:
         print("py-spy not found: pip install py-spy", file=sys.stderr)
         return 2
