@@ -136,6 +136,48 @@ class Engine:
         applied = mark_applied(result.state, key, offset)
         return StepResult(applied, result.outcome, result.decision, result.reason, result.arm_id)
 
+    def adopt(
+        self,
+        state: UserState,
+        request: DecisionRequest,
+        published: Decision,
+        source: Source | None = None,
+    ) -> StepResult:
+        """Take ``published``, this request's decision as it was already sent out, instead
+        of deciding again: the state as :meth:`step` would have left it had it chosen that
+        decision (its arm, propensity, policy, model version, score or no-nudge reason).
+
+        At least once, a request decided after the last checkpoint of a worker that then
+        crashed comes again, to a state that never saw it; deciding again could choose
+        otherwise (a model swapped or refitted in between), and the decision users were
+        shown would not be the one the state keeps. A redelivered request, or one whose
+        decision the state holds, is answered as :meth:`step` answers it; a ``published``
+        decision of another request is ignored (the request is decided)."""
+        decision_id = decision_id_for(request.event_id)
+        if published.decision_id != decision_id or published.request_id != request.event_id:
+            return self.step(state, request, source)
+        if source is not None and already_applied(state, source.key, source.offset):
+            return self._redelivered(state, request)
+        if find_decision(state, decision_id) is not None:
+            return self._redelivered(state, request)
+        record = DecisionRecord(
+            decision_id=decision_id,
+            request_id=request.event_id,
+            ts_ms=request.ts,
+            arm_id=published.arm_id,
+            propensity=published.propensity,
+            explored=published.explored,
+            policy=published.policy,
+            model_version=published.model_version,
+            score=published.score,
+            reason=published.reason,
+        )
+        new_state = apply_decision(state, record, self.config.max_decisions_kept)
+        if source is not None:
+            new_state = mark_applied(new_state, source.key, source.offset)
+        decision = self._decision(request, record)
+        return StepResult(new_state, Outcome.DECIDED, decision, record.reason)
+
     def _apply(self, state: UserState, event: Event) -> StepResult:
         if isinstance(event, DecisionRequest):
             return self._decide(state, event)

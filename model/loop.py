@@ -9,10 +9,18 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from model.engine import Engine, Outcome, Source, StepResult
-from model.events import Event
+from model.events import Decision, DecisionRequest, Event
 from state import StateCodecError, UserState, UserStore, decode_state, encode_state
 
-__all__ = ["CORRUPT_STATE", "Stepped", "step_decoded", "step_encoded", "step_in_store"]
+__all__ = [
+    "CORRUPT_STATE",
+    "Stepped",
+    "adopt_decoded",
+    "adopt_encoded",
+    "step_decoded",
+    "step_encoded",
+    "step_in_store",
+]
 
 CORRUPT_STATE = "corrupt_state"
 
@@ -55,3 +63,32 @@ def step_in_store(
     if stored is not None:
         store.put_bytes(event.user_id, stored)
     return result
+
+
+def adopt_decoded(
+    engine: Engine,
+    state: UserState,
+    request: DecisionRequest,
+    published: Decision,
+    source: Source | None = None,
+) -> Stepped:
+    """:func:`step_decoded` for a request whose decision was already sent out
+    (:meth:`model.engine.Engine.adopt`)."""
+    result = engine.adopt(state, request, published, source)
+    return Stepped(result, state, encode_state(result.state) if result.state is not state else None)
+
+
+def adopt_encoded(
+    engine: Engine,
+    stored: bytes | None,
+    request: DecisionRequest,
+    published: Decision,
+    source: Source | None = None,
+) -> Stepped:
+    """:func:`adopt_decoded` on the state encoded in ``stored`` (None: a new user)."""
+    try:
+        state = decode_state(stored)
+    except StateCodecError:
+        fresh = UserState()
+        return Stepped(StepResult(fresh, Outcome.REJECTED, reason=CORRUPT_STATE), fresh, None)
+    return adopt_decoded(engine, state, request, published, source)

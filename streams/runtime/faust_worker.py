@@ -21,6 +21,7 @@ from streams.runtime.live import install_catalog_watch, install_population
 from streams.runtime.metrics import Metrics
 from streams.runtime.online import install_online
 from streams.runtime.processor import DEAD_LETTER, EventProcessor
+from streams.runtime.recovery import KafkaPublished
 from streams.runtime.refresh import install_refresh
 from streams.runtime.settings import STATE_TABLE, Settings
 from streams.runtime.stall import StallWatch
@@ -57,7 +58,8 @@ def _faust_app(settings: Settings) -> faust.App:
 
 def build_app(settings: Settings, holder: EngineHolder, metrics: Metrics) -> faust.App:
     app = _faust_app(settings)
-    processor = EventProcessor(settings, holder, metrics)
+    # decisions already sent out are read back after a crash (at least once)
+    processor = EventProcessor(settings, holder, metrics, published=KafkaPublished(settings))
     sources = _raw_topic(app, *processor.kind_of)
     outputs = {
         "decisions": _raw_topic(app, settings.topic("decisions")),

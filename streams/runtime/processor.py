@@ -21,13 +21,22 @@ import msgspec
 
 from model.engine import Outcome, Source, StepResult
 from model.events import Conversion, Decision, DecisionRequest, Event
-from model.loop import CORRUPT_STATE, Stepped, step_decoded, step_encoded
+from model.loop import (
+    CORRUPT_STATE,
+    Stepped,
+    adopt_decoded,
+    adopt_encoded,
+    step_decoded,
+    step_encoded,
+)
+from model.step_values import decision_id_for
 from state import UserState
 from streams.runtime.holder import EngineHolder
 from streams.runtime.live import PopulationTally
 from streams.runtime.metrics import Metrics
 from streams.runtime.online import OnlineTally
 from streams.runtime.partitioning import partition_for
+from streams.runtime.recovery import DecisionRecovery, Published
 from streams.runtime.schemas import REJECTION_REASONS, Rejection, dead_letter_bytes, decode_event
 from streams.runtime.settings import SOURCE_KINDS, Settings
 
@@ -36,6 +45,7 @@ __all__ = ["DECISIONS", "DEAD_LETTER", "EventProcessor", "Output"]
 log = logging.getLogger(__name__)
 DECISIONS = "decisions"
 DEAD_LETTER = "dead-letter"
+REQUESTS = "decision-requests"
 _encode = msgspec.json.Encoder().encode
 # Decoded states kept for the bytes last stored per user (see ``_step``); cleared when full
 _DECODED_KEPT = 8192
@@ -58,8 +68,16 @@ class EventProcessor:
         holder: EngineHolder,
         metrics: Metrics,
         population: PopulationTally | None = None,
+        published: Published | None = None,
     ) -> None:
+        """``published``: where decisions already sent out are read back after a crash
+        (``streams.runtime.recovery``); at least once only, None to decide again."""
         self.kind_of = {settings.topic(kind): kind for kind in SOURCE_KINDS}
+        self.recovery = (
+            DecisionRecovery(published)
+            if published is not None and settings.processing_guarantee == "at-least-once"
+            else None
+        )
         self.holder, self.metrics = holder, metrics
         self.population = population or PopulationTally()
         self.online = OnlineTally()  # under population_lock too
@@ -102,6 +120,9 @@ class EventProcessor:
         load: Callable[[], bytes | None],
         started: float,
     ) -> tuple[bytes | None, list[Output]]:
+        sent_out = None
+        if self.recovery is not None and kind == REQUESTS:  # every request, in order
+            sent_out = self.recovery.advance(source.partition, source.offset)
         if key is None:  # keyless events would split a user's state over partitions
             rejection = Rejection("missing_key", "message has no key; the key must be the user_id")
             return None, [self._reject(kind, source, key, value, rejection)]
@@ -113,7 +134,10 @@ class EventProcessor:
             # a user's first event here: is this their partition? (checked once per user,
             # so the hash is not paid per event; an existing state was checked on arrival)
             return None, [self._reject(kind, source, key, value, self._misplaced(key))]
-        result, before, stored = self._step(key, stored_before, event, source)
+        published = None
+        if sent_out is not None and isinstance(event, DecisionRequest):
+            published = sent_out.pop(decision_id_for(event.event_id), None)
+        result, before, stored = self._step(key, stored_before, event, source, published)
         if result.reason == CORRUPT_STATE:
             rejection = Rejection(CORRUPT_STATE, "the user's stored state does not decode")
             return None, [self._reject(kind, source, key, value, rejection)]
@@ -130,14 +154,28 @@ class EventProcessor:
             self.metrics.decision_latency.observe(time.perf_counter() - started)
         return stored, outputs
 
-    def _step(self, key: bytes, stored: bytes | None, event: Event, source: Source) -> Stepped:
+    def _step(
+        self,
+        key: bytes,
+        stored: bytes | None,
+        event: Event,
+        source: Source,
+        published: Decision | None = None,
+    ) -> Stepped:
         """Step on the user's state; the decoding of the bytes this processor stored last
         for the user is reused while the store hands back those very bytes (Quix Streams'
         and Faust's stores return the object they were given until it is written out and
-        read back), so a user with several events between checkpoints is decoded once."""
+        read back), so a user with several events between checkpoints is decoded once.
+        ``published``: the request's decision as already sent out, taken, not re-decided."""
         engine, decoded = self.holder.engine, self._decoded
         last = decoded.get(key)
-        if last is not None and stored is not None and last[0] is stored:
+        if published is not None:
+            assert isinstance(event, DecisionRequest)
+            if last is not None and stored is not None and last[0] is stored:
+                stepped = adopt_decoded(engine, last[1], event, published, source)
+            else:
+                stepped = adopt_encoded(engine, stored, event, published, source)
+        elif last is not None and stored is not None and last[0] is stored:
             stepped = step_decoded(engine, last[1], event, source)
         else:
             stepped = step_encoded(engine, stored, event, source)

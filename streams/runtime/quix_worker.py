@@ -32,6 +32,7 @@ from streams.runtime.kafka import client_config
 from streams.runtime.maintenance import Maintenance
 from streams.runtime.metrics import Metrics
 from streams.runtime.processor import DEAD_LETTER, EventProcessor, Output
+from streams.runtime.recovery import KafkaPublished
 from streams.runtime.settings import Settings
 
 __all__ = [
@@ -113,7 +114,10 @@ class QuixWorker:
 
     def __init__(self, settings: Settings, holder: EngineHolder, metrics: Metrics) -> None:
         self.settings, self.holder, self.metrics = settings, holder, metrics
-        self.processor = EventProcessor(settings, holder, metrics)
+        # decisions already sent out are read back after a crash (at least once)
+        self.processor = EventProcessor(
+            settings, holder, metrics, published=KafkaPublished(settings)
+        )
         self.app = build_application(settings)
         self.changelog_topic = self._build_topology()
         if self.changelog_topic != quix_changelog_topic(settings):  # `nudge state show` reads it

@@ -8,6 +8,8 @@ SIGKILLs in rotation (two restarts with the state directory wiped), a third work
 and leaves, and the broker is SIGKILLed and restarted. The verifier: every request has a
 decision, every copy of a decision agrees on its id and arm, and every user's state in
 the changelog equals exactly what was produced (nothing lost, nothing counted twice).
+The workers run the default policy with the online model, whose refits (and its loss in
+a crash) would change a redelivered request's decision but for the read-back.
 """
 
 from __future__ import annotations
@@ -154,7 +156,11 @@ def test_workers_and_broker_killed_lose_nothing_and_count_nothing_twice(
         partitions=4,
         state_dir=tmp_path / "unused",
         model_dir=tmp_path / "models",
-        policy="epsilon-greedy",
+        # the default policy with the online model: refitted every few seconds and lost
+        # with a crash, so a request redelivered after one would be decided otherwise
+        # unless its decision is read back (streams.runtime.recovery)
+        policy="thompson",
+        online_model=True,
     )
     create_topics(settings)
     worker_settings = {name: settings.with_(state_dir=tmp_path / name) for name in "abc"}
