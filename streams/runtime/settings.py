@@ -118,10 +118,10 @@ class Settings:
     producer_config: Mapping[str, Any] = field(default_factory=dict)
     consumer_config: Mapping[str, Any] = field(default_factory=dict)
     # The cold-start online model (model.online) as the prior until a trained model is
-    # loaded. Off by default: it is learnt from this worker's own outcomes and lost on a
-    # crash, so a request redelivered after a crash (its decision already published, the
-    # state not yet checkpointed) can be decided differently (tests/integration/test_faults)
-    online_model: bool = False
+    # loaded. It is learnt from this worker's own outcomes and lost on a crash; a request
+    # redelivered after one keeps the decision already sent out (streams.runtime.recovery;
+    # tests/integration/test_faults runs with it on)
+    online_model: bool = True
     # RocksDB memory per state partition (the Quix engine), bounded for a 512 MiB container:
     # at most two write buffers and one block cache each, 8 MiB per partition
     rocksdb_write_buffer_bytes: int = 2 * 1024 * 1024

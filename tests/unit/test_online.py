@@ -196,9 +196,9 @@ def test_the_worker_learns_from_its_events_and_the_maintenance_refit_serves_it()
     assert again["model_version"] == "online-1"
 
 
-def test_the_worker_keeps_the_online_model_off_unless_asked() -> None:
-    """Off by default (``NUDGE_ONLINE_MODEL``): learnt from this worker's outcomes only and
-    lost on a crash, it would decide a redelivered request differently."""
+def test_the_worker_learns_online_by_default_and_not_when_told_not_to() -> None:
+    """On by default (``NUDGE_ONLINE_MODEL``; a redelivered request keeps the decision sent
+    out, ``streams.runtime.recovery``); ``NUDGE_ONLINE_MODEL=false`` keeps it out."""
     from prometheus_client import CollectorRegistry
 
     from streams.runtime.holder import EngineHolder
@@ -206,8 +206,10 @@ def test_the_worker_keeps_the_online_model_off_unless_asked() -> None:
     from streams.runtime.processor import EventProcessor
     from streams.runtime.settings import Settings
 
-    settings, catalog, events = Settings(partitions=1), small_catalog(), Events()
-    assert not settings.online_model
+    assert Settings().online_model
+    settings = Settings.from_env({"NUDGE_ONLINE_MODEL": "false", "NUDGE_PARTITIONS": "1"})
+    catalog, events = small_catalog(), Events()
+    assert not settings.online_model and settings.partitions == 1
     holder = EngineHolder(Engine(catalog, build_policy("thompson", {}), ConstantScorer()))
     processor = EventProcessor(settings, holder, Metrics(CollectorRegistry()))
     stored: list[bytes | None] = [None]
@@ -224,4 +226,3 @@ def test_the_worker_keeps_the_online_model_off_unless_asked() -> None:
     send("impressions", events.impression(decision["decision_id"], decision["arm_id"]), 0)
     send("conversions", events.conversion(decision_id=decision["decision_id"]), 0)
     assert not processor.online.changed
-    assert Settings.from_env({"NUDGE_ONLINE_MODEL": "true"}).online_model

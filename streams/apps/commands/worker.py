@@ -112,9 +112,9 @@ def _add_engine_flags(parser: argparse.ArgumentParser) -> None:
         "--online-model",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="serve the cold-start online model until a trained model is loaded; learnt "
-        "from this worker's outcomes and lost on a crash, so a redelivered request can be "
-        "decided differently (env NUDGE_ONLINE_MODEL, default false)",
+        help="serve the cold-start online model until a trained model is loaded: it learns "
+        "across users from this worker's outcomes (env NUDGE_ONLINE_MODEL, default true; "
+        "--no-online-model: pooled statistics only)",
     )
     for name, text, example in (
         ("producer_config", "producer", '{"linger.ms": 0}'),
