@@ -50,8 +50,8 @@ def step_decoded(
 def step_in_store(
     engine: Engine, store: UserStore, event: Event, source: Source | None = None
 ) -> StepResult:
-    """Load the event's user from ``store``, step, store what changed (
-    :func:`step_encoded` written out: this is every offline event's path)."""
+    """Load the event's user from ``store``, step, store what changed: :func:`step_encoded`
+    written out (no :class:`Stepped` to build), as every offline event goes through it."""
     user_id = event.user_id
     try:
         state = decode_state(store.get_bytes(user_id))
