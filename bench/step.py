@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from state import InMemoryStore
 from streams.runtime.schemas import decode_event
 
 __all__ = ["STEP_POLICIES", "bench_outcomes", "bench_step", "bench_step_evidence", "step_catalog"]
+__all__ += ["decisions_workload", "outcomes_workload"]
 
 STEP_POLICIES = ("epsilon-greedy", "thompson", "ucb1")
 N_USERS = 2_000
@@ -93,10 +95,17 @@ def bench_step(
     policy: str, n_requests: int, repeats: int, arms: int | None = None
 ) -> dict[str, Any]:
     """Decision requests per second: decode, load, step, store, encode the decision."""
+    raws = _requests(n_requests)
+    rate = median_rate(decisions_workload(policy, n_requests, arms), repeats)
+    return rate_entry(rate, median_rate(lambda: _dict_requests(raws), repeats))
+
+
+def decisions_workload(policy: str, n_requests: int, arms: int | None = None) -> Callable[[], int]:
+    """What :func:`bench_step` times: a run that steps the requests through a new store,
+    returning their number."""
     engine = Engine(step_catalog(arms), build_policy(policy, {}), ConstantScorer())
     raws = _requests(n_requests)
-    rate = median_rate(lambda: _step_requests(engine, raws), repeats)
-    return rate_entry(rate, median_rate(lambda: _dict_requests(raws), repeats))
+    return lambda: _step_requests(engine, raws)
 
 
 def _with_evidence(engine: Engine, rounds: int) -> InMemoryStore:
@@ -149,6 +158,13 @@ def bench_outcomes(n_impressions: int, repeats: int, arms: int | None = None) ->
     """Impressions per second through the step (already decoded; no baseline), each of a
     decision the user's state holds (an impression of an unknown decision is an orphan
     that changes nothing, and would flatter the figure)."""
+    run = outcomes_workload(n_impressions, arms)
+    return {"impressions_per_second": round(median_rate(run, repeats))}
+
+
+def outcomes_workload(n_impressions: int, arms: int | None = None) -> Callable[[], int]:
+    """What :func:`bench_outcomes` times: a run that puts every user's decided state in a
+    new store and steps the impressions, returning their number."""
     engine = Engine(step_catalog(arms), build_policy("epsilon-greedy", {}), ConstantScorer())
     decided = InMemoryStore()
     impressions = []
@@ -178,4 +194,4 @@ def bench_outcomes(n_impressions: int, repeats: int, arms: int | None = None) ->
             step_in_store(engine, store, event, Source("i", 0, offset))
         return len(impressions)
 
-    return {"impressions_per_second": round(median_rate(run, repeats))}
+    return run

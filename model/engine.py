@@ -51,7 +51,6 @@ from state import (
     ArmStats,
     DecisionRecord,
     UserState,
-    already_applied,
     apply_decision,
     decay,
     decision_index,
@@ -65,6 +64,9 @@ __all__ += ["LOGGED_MARKER", "decision_id_for", "rng_for"]
 
 
 _CACHED_CANDIDATE_SETS = 256  # distinct candidate lists whose lookups are kept per engine
+# the outcomes of every event, read from module globals: an enum member read from its
+# class goes through the enum metaclass's attribute hook (about 100 ns each on 3.11)
+_APPLIED, _DECIDED, _REJECTED = Outcome.APPLIED, Outcome.DECIDED, Outcome.REJECTED
 
 
 class Engine:
@@ -101,6 +103,7 @@ class Engine:
             self._online = online
         self._last_candidates: Sequence[str] | None = None  # with _last_set: a one-entry memo
         self._last_set = CandidateSet(catalog, ())
+        self._arm_ids = frozenset(catalog.arm_ids)  # `in catalog` without its method call
 
     def with_scorer(self, scorer: Scorer) -> Engine:
         return Engine(self.catalog, self.policy, scorer, self.config, self.population, self.online)
@@ -123,15 +126,19 @@ class Engine:
         if source is None:
             return self._apply(state, event)
         key, offset = source.key, source.offset
-        if already_applied(state, key, offset):
+        if state.offsets.get(key, -1) >= offset:  # already_applied, written out
             return self._redelivered(state, event)
         if isinstance(event, Impression):  # the most frequent event: one new state value
             result = self._impress(state, event, (key, offset))
-            if result.outcome is Outcome.APPLIED:
+            if result.outcome is _APPLIED:
+                return result  # offset marked already
+        elif isinstance(event, DecisionRequest):  # likewise
+            result = self._decide(state, event, (key, offset))
+            if result.outcome is _DECIDED:
                 return result  # offset marked already
         else:
             result = self._apply(state, event)
-        if result.outcome is Outcome.REJECTED:
+        if result.outcome is _REJECTED:
             return result
         applied = mark_applied(result.state, key, offset)
         return StepResult(applied, result.outcome, result.decision, result.reason, result.arm_id)
@@ -185,7 +192,10 @@ class Engine:
             return self._impress(state, event)
         return self._convert(state, event)
 
-    def _decide(self, state: UserState, request: DecisionRequest) -> StepResult:
+    def _decide(
+        self, state: UserState, request: DecisionRequest, applied: tuple[str, int] | None = None
+    ) -> StepResult:
+        """``applied``: the source offset to mark in the same new state when it decides."""
         decision_id = decision_id_for(request.event_id)
         if find_decision(state, decision_id) is not None:
             return self._redelivered(state, request)  # a producer retry at a new offset
@@ -199,9 +209,9 @@ class Engine:
             record = self._no_nudge(request, decision_id, screening.reason)
         else:
             record = self._choose(state, request, decision_id, screening.candidates)
-        new_state = apply_decision(state, record, self.config.max_decisions_kept)
+        new_state = apply_decision(state, record, self.config.max_decisions_kept, applied=applied)
         decision = self._decision(request, record)
-        return StepResult(new_state, Outcome.DECIDED, decision, record.reason)
+        return StepResult(new_state, _DECIDED, decision, record.reason)
 
     def _candidates(self, request: DecisionRequest) -> Sequence[str] | str:
         if request.logged is not None and len(set(request.candidates or ())) != 1:
@@ -313,7 +323,7 @@ class Engine:
     ) -> StepResult:
         """Count an impression once per decision; a decision impressed before is a repeat.
         ``applied``: the source offset to mark in the same new state when it applies."""
-        if impression.arm_id not in self.catalog:
+        if impression.arm_id not in self._arm_ids:
             return StepResult(state, Outcome.REJECTED, reason="unknown_arm")
         index = decision_index(state, impression.decision_id)
         if index < 0:  # no such decision (or one too old to remember): not evidence
@@ -327,7 +337,7 @@ class Engine:
         new_state = impress_decision(
             state, index, impression.ts, half_life_seconds=half_life, applied=applied
         )
-        return StepResult(new_state, Outcome.APPLIED, arm_id=impression.arm_id)
+        return StepResult(new_state, _APPLIED, arm_id=impression.arm_id)
 
     def _convert(self, state: UserState, conversion: Conversion) -> StepResult:
         weight = self.config.reward_weights.get(conversion.kind)
@@ -345,4 +355,4 @@ class Engine:
             return StepResult(state, Outcome.ORPHAN, reason=record)
         success = conversion.kind in config.success_kinds
         new_state = credit(state, record, conversion, reward, success, config.half_life_seconds)
-        return StepResult(new_state, Outcome.APPLIED, arm_id=record.arm_id)
+        return StepResult(new_state, _APPLIED, arm_id=record.arm_id)

@@ -58,10 +58,16 @@ def step_decoded(
 def step_in_store(
     engine: Engine, store: UserStore, event: Event, source: Source | None = None
 ) -> StepResult:
-    """Load the event's user from ``store``, step, store what changed."""
-    result, _, stored = step_encoded(engine, store.get_bytes(event.user_id), event, source)
-    if stored is not None:
-        store.put_bytes(event.user_id, stored)
+    """Load the event's user from ``store``, step, store what changed: :func:`step_encoded`
+    written out (no :class:`Stepped` to build), as every offline event goes through it."""
+    user_id = event.user_id
+    try:
+        state = decode_state(store.get_bytes(user_id))
+    except StateCodecError:
+        return StepResult(UserState(), Outcome.REJECTED, reason=CORRUPT_STATE)
+    result = engine.step(state, event, source)
+    if result.state is not state:
+        store.put_bytes(user_id, encode_state(result.state))
     return result
 
 

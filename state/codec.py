@@ -26,7 +26,7 @@ def decode_state(data: bytes | None) -> UserState:
     """Decode stored bytes; ``None`` or empty bytes give a fresh state."""
     if not data:
         return UserState()
-    if data[:1] != _TAG:
+    if data[0] != CODEC_VERSION:
         raise StateCodecError(f"unknown state codec version {data[0]} (this build reads 1)")
     try:
         return _decoder.decode(data[1:])

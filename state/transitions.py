@@ -90,11 +90,25 @@ def apply_reward(
     return _with_arm(state, arm_id, new)
 
 
-def apply_decision(state: UserState, record: DecisionRecord, max_kept: int) -> UserState:
-    """Remember ``record``, keeping the newest ``max_kept`` decisions."""
+def apply_decision(
+    state: UserState,
+    record: DecisionRecord,
+    max_kept: int,
+    *,
+    applied: tuple[str, int] | None = None,
+) -> UserState:
+    """Remember ``record``, keeping the newest ``max_kept`` decisions; with
+    ``applied = (source, offset)`` also :func:`mark_applied`, in the same new state."""
     kept = (*state.decisions, record)[-max_kept:]
     nudges = state.nudges_ms if record.arm_id is None else (*state.nudges_ms, record.ts_ms)
-    return msgspec.structs.replace(state, decisions=kept, nudges_ms=nudges[-max_kept:])
+    if applied is None:
+        return msgspec.structs.replace(state, decisions=kept, nudges_ms=nudges[-max_kept:])
+    source, offset = applied
+    offsets = state.offsets.copy()
+    offsets[source] = max(offset, offsets.get(source, -1))
+    return msgspec.structs.replace(
+        state, offsets=offsets, decisions=kept, nudges_ms=nudges[-max_kept:]
+    )
 
 
 def decision_index(state: UserState, decision_id: str) -> int:
@@ -120,25 +134,24 @@ def impress_decision(
     with ``applied = (source, offset)`` also :func:`mark_applied`. The same value as
     those transitions in turn, built as one new state (an impression is the most
     frequent event: this is its whole state change)."""
-    record = state.decisions[index]
+    decisions = state.decisions
+    record = decisions[index]
     arm_id = record.arm_id
     if arm_id is None:
         raise ValueError("cannot impress a decision that showed no arm")
     old = _current(state, arm_id, ts_ms, half_life_seconds)
-    arm = msgspec.structs.replace(
+    arms = state.arms.copy()
+    arms[arm_id] = msgspec.structs.replace(
         old, impressions=old.impressions + 1, last_seen_ms=max(old.last_seen_ms, ts_ms)
     )
-    decisions = state.decisions
     impressed = msgspec.structs.replace(record, impressed_ms=ts_ms)
-    changes: dict[str, object] = {
-        "arms": {**state.arms, arm_id: arm},
-        "decisions": (*decisions[:index], impressed, *decisions[index + 1 :]),
-    }
-    if applied is not None:
-        source, offset = applied
-        offsets = state.offsets
-        changes["offsets"] = {**offsets, source: max(offset, offsets.get(source, -1))}
-    return msgspec.structs.replace(state, **changes)
+    decisions = decisions[:index] + (impressed,) + decisions[index + 1 :]
+    if applied is None:
+        return msgspec.structs.replace(state, arms=arms, decisions=decisions)
+    source, offset = applied
+    offsets = state.offsets.copy()
+    offsets[source] = max(offset, offsets.get(source, -1))
+    return msgspec.structs.replace(state, arms=arms, offsets=offsets, decisions=decisions)
 
 
 def find_decision(state: UserState, decision_id: str) -> DecisionRecord | None:

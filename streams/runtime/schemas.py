@@ -41,6 +41,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
 _decoders = {kind: msgspec.json.Decoder(t) for kind, t in EVENT_TYPES.items()}
 _top_level = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _KEY_END = re.compile(rb'"\s*:')
+# what \s matches in a bytes pattern: deleting these, every match of _KEY_END is a '":'
+_WHITESPACE = b" \t\n\r\x0b\x0c"
 
 REJECTION_REASONS = (
     "empty",
@@ -121,7 +123,7 @@ def duplicate_key(raw: bytes, event: Event) -> str | None:
     repeat; only otherwise (escaped quotes, unknown nested objects, a repeat) is the
     whole object parsed again to find it."""
     nested = len(event.context) if isinstance(event, DecisionRequest) else 0
-    if len(_KEY_END.findall(raw)) == len(_top_level.decode(raw)) + nested:
+    if key_ends(raw) == len(_top_level.decode(raw)) + nested:
         return None
     found: list[str] = []
 
@@ -133,6 +135,13 @@ def duplicate_key(raw: bytes, event: Event) -> str | None:
 
     json.loads(raw, object_pairs_hook=pairs)
     return found[0] if found else None
+
+
+def key_ends(raw: bytes) -> int:
+    """``len(_KEY_END.findall(raw))``, in a third of its time: with the whitespace
+    deleted, a quote and a colon are adjacent exactly where only whitespace separated
+    them, and the matches never overlap (each starts at its own quote)."""
+    return raw.translate(None, _WHITESPACE).count(b'":')
 
 
 def _classify(raw: bytes, message: str) -> Rejection:

@@ -144,3 +144,13 @@ def test_estimates_do_not_depend_on_the_memory_layout_of_the_inputs() -> None:
     dr = estimate_dr(r, a, p, dist, q, rng())
     same = estimate_dr(r, a, p, x.action_dist, x.estimated_rewards, rng())
     assert dr.value == pytest.approx(same.value, rel=1e-12)
+
+
+@pytest.mark.parametrize("workload", ["decisions", "impressions"])
+def test_step_instructions_runs_a_workload(
+    workload: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench.step_instructions import main as count_main
+
+    assert count_main([workload, "2", "--events", "40"]) == 0
+    assert f"{workload}: 80 events in 2 runs" in capsys.readouterr().err
