@@ -163,7 +163,8 @@ class Engine:
         decision_id = decision_id_for(request.event_id)
         if published.decision_id != decision_id or published.request_id != request.event_id:
             return self.step(state, request, source)
-        if source is not None and already_applied(state, source.key, source.offset):
+        applied = None if source is None else (source.key, source.offset)
+        if applied is not None and state.offsets.get(applied[0], -1) >= applied[1]:
             return self._redelivered(state, request)
         if find_decision(state, decision_id) is not None:
             return self._redelivered(state, request)
@@ -179,9 +180,7 @@ class Engine:
             score=published.score,
             reason=published.reason,
         )
-        new_state = apply_decision(state, record, self.config.max_decisions_kept)
-        if source is not None:
-            new_state = mark_applied(new_state, source.key, source.offset)
+        new_state = apply_decision(state, record, self.config.max_decisions_kept, applied=applied)
         decision = self._decision(request, record)
         return StepResult(new_state, Outcome.DECIDED, decision, record.reason)
 
