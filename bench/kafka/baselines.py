@@ -22,6 +22,8 @@ import msgspec
 
 from bench.kafka.measure import Run, poll_count
 
+BASELINE_POLL_SECONDS = 0.01
+
 __all__ = ["BASELINES", "run_baseline"]
 
 Counter = Synchronized  # an mp.Value('q'): events handled so far
@@ -120,7 +122,15 @@ def run_baseline(
             raise RuntimeError(f"baseline {name} exited with {child.exitcode}")
 
     try:
-        return poll_count(lambda: float(counter.value), expected, f"baseline {name}", alive=alive)
+        # the bare loops do 80-150k events/s: every 0.2 s would leave a window of one or
+        # two samples (rates came out as 150k or 80k and nothing between)
+        return poll_count(
+            lambda: float(counter.value),
+            expected,
+            f"baseline {name}",
+            alive=alive,
+            poll_seconds=BASELINE_POLL_SECONDS,
+        )
     finally:
         child.terminate()
         child.join(30)

@@ -60,10 +60,13 @@ def poll_count(
     *,
     stall_seconds: float = 90.0,
     alive: Callable[[], None] = lambda: None,
+    poll_seconds: float | None = None,
 ) -> Run:
     """Sample ``count()`` until it reaches ``expected`` or makes no progress for
     ``stall_seconds`` (then ``stalled``; the rate is NaN when 90 % was not reached).
-    ``alive`` raises when the thing measured died."""
+    ``alive`` raises when the thing measured died. ``poll_seconds``: between samples
+    (:data:`POLL_SECONDS` unless given; a count in shared memory costs nothing to read,
+    a worker's ``/metrics`` does)."""
     run = Run(expected)
     started = time.perf_counter()
     cpu_before = cpu_jiffies()
@@ -85,7 +88,7 @@ def poll_count(
             note(f"{what}: {value:.0f}/{expected}")
             shown = now
         alive()
-        time.sleep(POLL_SECONDS)
+        time.sleep(POLL_SECONDS if poll_seconds is None else poll_seconds)
 
 
 def _with_cpu(run: Run, before: tuple[float, float]) -> Run:
