@@ -14,6 +14,8 @@ BENCH_ONLY ?= step,outcomes,edge,logs,kafka
 setup: $(STAMP) $(JARS) prometheus
 
 $(STAMP): pyproject.toml
+	@free=$$(df -Pk . | awk 'NR==2 {print int($$4 / 1048576)}'); test "$$free" -ge 8 || { \
+	  echo "make: only $$free GiB free on the disk of $$(pwd); the venv (torch with its CUDA wheels) needs about 7 GiB" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev,train]'

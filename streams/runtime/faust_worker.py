@@ -8,14 +8,18 @@ through rocksdict, recovered from its changelog topic); what happens to each eve
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 import faust
+from confluent_kafka import TopicPartition as KafkaTopicPartition
+from faust.types import TP
 
+from streams.runtime.ack_guard import AckGuard
 from streams.runtime.holder import EngineHolder
 from streams.runtime.inspect import count_keys
-from streams.runtime.kafka import faust_broker
+from streams.runtime.kafka import faust_broker, make_consumer
 from streams.runtime.lag import install_lag_sampler
 from streams.runtime.live import install_catalog_watch, install_population
 from streams.runtime.metrics import Metrics
@@ -29,6 +33,7 @@ from streams.runtime.stall import StallWatch
 __all__ = ["STATE_TABLE", "build_app"]
 
 log = logging.getLogger(__name__)
+_SEEK_DELAY_SECONDS = 0.5
 
 
 def _raw_topic(app: faust.App, *names: str) -> Any:
@@ -53,6 +58,7 @@ def _faust_app(settings: Settings) -> faust.App:
         broker_commit_interval=settings.commit_interval_seconds,
         key_serializer="raw",
         value_serializer="raw",
+        Stream=GuardedStream,  # acks through Consumer.ack, where AckGuard sits
     )
 
 
@@ -79,9 +85,11 @@ def build_app(settings: Settings, holder: EngineHolder, metrics: Metrics) -> fau
     install_catalog_watch(app, settings, holder, metrics)
 
     processed = [0]  # events handled, for the stall watch
+    guard = install_ack_guard(app, settings, set(processor.kind_of))
 
     async def handle(message: Any) -> None:
         processed[0] += 1
+        guard.handled(message.topic, message.partition, message.offset)
 
         def load() -> bytes | None:
             return table.get(message.key) if message.key is not None else None
@@ -109,6 +117,59 @@ def build_app(settings: Settings, holder: EngineHolder, metrics: Metrics) -> fau
         lambda: processed[0], lambda: sampler.owed, lambda: _ready(app)
     )
     return app
+
+
+class GuardedStream(faust.Stream):
+    """faust's stream on its pure-Python iterator, whose acks go through ``Consumer.ack``
+    (the Cython iterator, otherwise preferred, writes the consumer's ack books itself)."""
+
+    def __aiter__(self) -> Any:
+        iterator = self._py_aiter()
+        agens = getattr(self, "_active_agens", None)  # kept by faust-streaming 0.15.3+
+        if agens is not None:
+            agens.add(iterator)
+        return iterator
+
+
+def install_ack_guard(app: Any, settings: Settings, sources: set[str]) -> AckGuard:
+    """:class:`AckGuard` on ``app``'s consumer: ``Consumer.ack`` asks it first."""
+    reader: list[Any] = []  # a consumer with the group's id that never joins: offsets only
+
+    def committed(topic: str, partition: int) -> int:
+        if not reader:
+            reader.append(make_consumer(settings, group_id=settings.app_id))
+        found = reader[0].committed([KafkaTopicPartition(topic, partition)], timeout=10)[0]
+        if found.offset >= 0:
+            return int(found.offset)
+        low, _ = reader[0].get_watermark_offsets(found, timeout=10)
+        return int(low)
+
+    def seek(topic: str, partition: int, offset: int) -> None:
+        # after the batch being drained now: its messages would move faust's read offset
+        # past the sought one again, and the messages read again would be dropped
+        loop = asyncio.get_running_loop()
+        loop.call_later(_SEEK_DELAY_SECONDS, start_seek, topic, partition, offset)
+
+    def start_seek(topic: str, partition: int, offset: int) -> None:
+        task = asyncio.ensure_future(app.consumer.seek_wait({TP(topic, partition): offset}))
+        task.add_done_callback(_log_failed_seek)
+
+    guard = AckGuard(sources, committed, seek, lambda: int(app.consumer_generation_id))
+    consumer = app.consumer
+    ack = consumer.ack
+
+    def guarded_ack(message: Any) -> bool:
+        if guard.allow(message.topic, message.partition, message.offset):
+            return bool(ack(message))
+        return False
+
+    consumer.ack = guarded_ack
+    return guard
+
+
+def _log_failed_seek(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:  # e.g. revoked meanwhile
+        log.info("seek back not done: %s", task.exception())
 
 
 def _ready(app: Any) -> bool:
